@@ -1,0 +1,1 @@
+"""ledgerstream: project-management events in, balanced ledger-posting commands out."""
