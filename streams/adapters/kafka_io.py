@@ -1,0 +1,158 @@
+"""Plain confluent-kafka producing and reading, for tools, the demo and tests.
+
+The worker itself produces through Faust; these are for everything around it:
+publishing sample or upstream records, and reading a topic back from offset 0.
+Reading uses ``assign()`` (no group join) and stops when the topic has been
+idle for a while: high watermarks are not trusted (BROKER.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import TopicPartition as ConfluentTopicPartition
+
+from streams.adapters.exceptions import KafkaAdminError, ProduceError
+
+_log = logging.getLogger(__name__)
+
+Headers = Sequence[tuple[str, bytes | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedRecord:
+    """One record read back from a topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+    timestamp_ms: int | None
+
+
+class RecordProducer:
+    """Produce raw records and fail loudly on any delivery error (never drop)."""
+
+    def __init__(self, client_config: Mapping[str, str], *, linger_ms: int = 5) -> None:
+        self._producer = Producer(
+            {**client_config, "linger.ms": linger_ms, "enable.idempotence": False, "logger": _log}
+        )
+        self._errors: list[str] = []
+        self.delivered = 0
+
+    def _on_delivery(self, error: KafkaError | None, _message: object) -> None:
+        if error is not None:
+            self._errors.append(f"{error.name()}: {error.str()}")
+        else:
+            self.delivered += 1
+
+    def send(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers = ()
+    ) -> None:
+        """Queue one record; back-pressure waits for the local queue to drain."""
+        while True:
+            try:
+                self._producer.produce(
+                    topic,
+                    value=value,
+                    key=key,
+                    headers=list(headers),
+                    on_delivery=self._on_delivery,
+                )
+                break
+            except BufferError:
+                self._producer.poll(0.1)
+        self._producer.poll(0)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every queued record is delivered, or raise ``ProduceError``."""
+        remaining = self._producer.flush(timeout)
+        if remaining:
+            raise ProduceError(f"{remaining} records not delivered within {timeout}s")
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise ProduceError(f"{len(errors)} records failed: {errors[0]}")
+
+
+class TopicReader:
+    """Read topics from offset 0 by ``assign()``: no group, nothing committed."""
+
+    def __init__(self, client_config: Mapping[str, str], topics: Sequence[str]) -> None:
+        self._consumer = Consumer(
+            {
+                **client_config,
+                "group.id": "ledgerstream-reader",
+                "enable.auto.commit": False,
+                "logger": _log,
+            }
+        )
+        metadata = self._consumer.list_topics(timeout=10)
+        assignment = []
+        for topic in topics:
+            if topic not in metadata.topics:
+                self._consumer.close()
+                raise KafkaAdminError(f"topic {topic} does not exist")
+            assignment += [
+                ConfluentTopicPartition(topic, p, OFFSET_BEGINNING)
+                for p in metadata.topics[topic].partitions
+            ]
+        self._consumer.assign(assignment)
+
+    def poll(self, timeout: float = 0.2, max_records: int = 500) -> list[ConsumedRecord]:
+        """Return the records available now (waiting at most ``timeout`` seconds)."""
+        records = []
+        for message in self._consumer.consume(max_records, timeout=timeout):
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise KafkaAdminError.from_kafka(KafkaException(error), "read")
+            _kind, timestamp = message.timestamp()
+            headers = message.headers() or []
+            records.append(
+                ConsumedRecord(
+                    topic=cast(str, message.topic()),
+                    partition=cast(int, message.partition()),
+                    offset=cast(int, message.offset()),
+                    key=message.key(),
+                    value=message.value(),
+                    headers=[
+                        (k, v.encode() if isinstance(v, str) else v)
+                        for k, v in (headers.items() if isinstance(headers, dict) else headers)
+                    ],
+                    timestamp_ms=timestamp if timestamp > 0 else None,
+                )
+            )
+        return records
+
+    def close(self) -> None:
+        """Leave the topics (nothing to commit)."""
+        self._consumer.close()
+
+
+def read_topics(
+    client_config: Mapping[str, str],
+    topics: Sequence[str],
+    *,
+    idle_seconds: float = 2.0,
+    max_seconds: float = 60.0,
+) -> Iterator[ConsumedRecord]:
+    """Yield every record of the topics from offset 0 until idle for ``idle_seconds``."""
+    reader = TopicReader(client_config, topics)
+    try:
+        deadline = time.monotonic() + max_seconds
+        last_seen = time.monotonic()
+        while time.monotonic() - last_seen < idle_seconds and time.monotonic() < deadline:
+            records = reader.poll()
+            if records:
+                last_seen = time.monotonic()
+            yield from records
+    finally:
+        reader.close()

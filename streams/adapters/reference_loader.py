@@ -1,0 +1,99 @@
+"""Load compacted reference topics whole into memory, then follow them live.
+
+Every worker needs every reference record (a project's entity may live on any
+partition), so this is a group-less ``aiokafka`` consumer that assigns all
+partitions and seeks to the beginning: the pattern BROKER.md found right at
+start-up, for live updates and after restarts. (Faust's ``GlobalTable`` over an
+external topic hangs; see BROKER.md.)
+
+Readiness: the end offsets are taken once at start; the loader is ready when
+its position on every partition has reached them. Kafka hands out whole record
+batches, so reaching the high watermark means the last batch was read in full
+even on the embedded broker, whose watermark is the base offset of that batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from streams.adapters.exceptions import KafkaAdminError
+
+_log = logging.getLogger(__name__)
+
+RecordHandler = Callable[[str, bytes | None, bytes | None], None]
+
+
+class ReferenceLoader:
+    """Feed every record of the given topics to a handler, from offset 0 onwards."""
+
+    def __init__(
+        self,
+        client_config: Mapping[str, Any],
+        topics: Sequence[str],
+        on_record: RecordHandler,
+        *,
+        on_ready: Callable[[], None] | None = None,
+        poll_timeout_ms: int = 200,
+    ) -> None:
+        self._config = dict(client_config)
+        self._topics = list(topics)
+        self._on_record = on_record
+        self._on_ready = on_ready
+        self._poll_timeout_ms = poll_timeout_ms
+        self.ready = asyncio.Event()
+        self.records_read = 0
+
+    async def run(self) -> None:
+        """Read to the end, signal readiness, then keep applying live updates."""
+        consumer = AIOKafkaConsumer(
+            group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", **self._config
+        )
+        try:
+            await consumer.start()
+            partitions = await self._assign_all(consumer)
+            targets = await consumer.end_offsets(partitions)
+            _log.info("loading reference data up to %s", {str(k): v for k, v in targets.items()})
+            await self._check_ready(consumer, targets)
+            while True:
+                batches = await consumer.getmany(timeout_ms=self._poll_timeout_ms, max_records=5000)
+                for records in batches.values():
+                    for record in records:
+                        self._on_record(record.topic, record.key, record.value)
+                    self.records_read += len(records)
+                if not self.ready.is_set():
+                    await self._check_ready(consumer, targets)
+        except KafkaError as exc:
+            raise KafkaAdminError(f"reference loader failed: {exc}") from exc
+        finally:
+            await consumer.stop()
+
+    async def _assign_all(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        await consumer.topics()  # refreshes metadata
+        partitions: list[TopicPartition] = []
+        for topic in self._topics:
+            ids = consumer.partitions_for_topic(topic)
+            if not ids:
+                raise KafkaAdminError(
+                    f"reference topic {topic} does not exist: run `ledgerstream topics create`"
+                )
+            partitions.extend(TopicPartition(topic, p) for p in sorted(ids))
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        return partitions
+
+    async def _check_ready(
+        self, consumer: AIOKafkaConsumer, targets: Mapping[TopicPartition, int]
+    ) -> None:
+        for tp, end in targets.items():
+            if await consumer.position(tp) < end:
+                return
+        self.ready.set()
+        _log.info("reference data loaded: %d records", self.records_read)
+        if self._on_ready is not None:
+            self._on_ready()

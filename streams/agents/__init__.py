@@ -1,0 +1,1 @@
+"""Thin Faust agents: decode → domain rule → encode and send, with metrics."""

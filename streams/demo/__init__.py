@@ -1,0 +1,1 @@
+"""The demo: sample data, a worker child process and a live summary."""

@@ -1,0 +1,108 @@
+"""The one place that reads the environment.
+
+Every other module receives these values as arguments. Variables use the
+``LEDGERSTREAM_`` prefix, except the two that the Kafka ecosystem names by
+convention: ``KAFKA_BOOTSTRAP_SERVERS`` and ``SCHEMA_REGISTRY_URL``.
+
+Profiles:
+    * embedded: ``KAFKA_BOOTSTRAP_SERVERS`` is unset, so the command that needs a
+      broker starts the embedded Tansu broker (BROKER.md) and applies the settings
+      that only that broker needs (short rebalance timeout, one-record batches on
+      changelog topics).
+    * cluster: ``KAFKA_BOOTSTRAP_SERVERS`` is set; nothing is started.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of ledgerstream (frozen once read)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEDGERSTREAM_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
+        description="Kafka bootstrap servers; unset = start the embedded broker.",
+    )
+    schema_registry_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SCHEMA_REGISTRY_URL", "schema_registry_url"),
+        description="Confluent-compatible registry; unset = embedded schema catalog.",
+    )
+    schema_registry_basic_auth: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", "schema_registry_basic_auth"
+        ),
+        description="user:password for the schema registry.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+
+    profile: Literal["auto", "embedded", "cluster"] = Field(
+        default="auto",
+        description="Broker profile; auto = embedded when KAFKA_BOOTSTRAP_SERVERS is unset.",
+    )
+    app_id: str = Field(default="ledgerstream", description="Faust app id = consumer group.")
+    topic_prefix: str = Field(
+        default="", description="Prefix of every physical topic name (isolates test runs)."
+    )
+    topics_file: Path = PROJECT_ROOT / "deploy" / "topics.yaml"
+    schemas_dir: Path = PROJECT_ROOT / "schemas"
+    data_dir: Path = Field(
+        default=Path(".ledgerstream"), description="Faust state directory of this worker."
+    )
+    web_port: int = Field(default=6066, description="Worker HTTP port (/metrics, /ready).")
+    web_host: str = "127.0.0.1"
+    rule_version: str = Field(default="2026.11.1", description="Version of the posting rules.")
+    batch_size: int = Field(default=500, ge=1, description="Events taken per batch.")
+    batch_within_seconds: float = Field(default=0.05, gt=0)
+    log_level: str = "info"
+
+    @property
+    def embedded(self) -> bool:
+        """True when no cluster is configured and the embedded broker is used."""
+        return self.kafka_bootstrap_servers is None
+
+    @property
+    def embedded_profile(self) -> bool:
+        """True when the embedded broker's settings apply (BROKER.md quirks)."""
+        return self.profile == "embedded" or (self.profile == "auto" and self.embedded)
+
+    def topic(self, logical_name: str) -> str:
+        """Return the physical topic name of a logical topic (DESIGN.md §2)."""
+        return f"{self.topic_prefix}{logical_name}"
+
+    def kafka_client_config(self) -> dict[str, str]:
+        """Return librdkafka/confluent-kafka connection settings (secrets included)."""
+        if self.kafka_bootstrap_servers is None:
+            raise RuntimeError("no Kafka cluster configured: start the embedded broker first")
+        config = {
+            "bootstrap.servers": self.kafka_bootstrap_servers,
+            "security.protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+        if self.kafka_sasl_username:
+            config["sasl.username"] = self.kafka_sasl_username
+        if self.kafka_sasl_password is not None:
+            config["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        return config
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment, with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

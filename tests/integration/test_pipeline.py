@@ -1,0 +1,276 @@
+"""Time entries in, exact posting commands out, bad records dead-lettered: on a real broker.
+
+Every amount below is computed by hand in the comments, not by the code under test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ledgerstream.io/commands")
+
+
+def command_id(entry_id: str, effect: str, rule_version: str = "test.1") -> str:
+    return str(uuid.uuid5(NAMESPACE, f"time_entry:{entry_id}:1:{rule_version}:{effect}"))
+
+
+def entity(eid: str, ccy: str, tz: str, *, approval: bool = False) -> dict[str, Any]:
+    return {
+        "entity_id": eid,
+        "name": eid,
+        "base_currency": ccy,
+        "timezone": tz,
+        "tax_regime": "X",
+        "approval_required": approval,
+        "rounding_mode": "HALF_UP",
+        "account_overrides": {},
+        "fx_max_staleness_days": 5,
+    }
+
+
+def project(pid: str, customer: str, ccy: str, rate: str, increment: int = 0) -> dict[str, Any]:
+    return {
+        "project_id": pid,
+        "name": pid,
+        "entity_id": "US01",
+        "customer_id": customer,
+        "kind": "CLIENT_TM",
+        "billing_currency": ccy,
+        "rate": Decimal(rate),
+        "task_rates": {},
+        "employee_rates": {},
+        "rounding_increment_minutes": increment,
+        "contract_fx_rate": None,
+        "contract_id": None,
+    }
+
+
+def entry(
+    eid: str,
+    project_id: str,
+    minutes: int,
+    *,
+    billable: bool = True,
+    fraction: str | None = None,
+    override: str | None = None,
+) -> dict[str, Any]:
+    started = datetime(2026, 11, 10, 14, 0, tzinfo=UTC)  # 09:00 in New York
+    return {
+        "entry_id": eid,
+        "version": 1,
+        "employee_id": "E-1",
+        "project_id": project_id,
+        "task_id": None,
+        "started_at": started,
+        "duration_minutes": minutes,
+        "billable": billable,
+        "billable_fraction": Decimal(fraction) if fraction else None,
+        "rate_override": Decimal(override) if override else None,
+        "status": "APPROVED",
+        "approved_by": "pm@example.com",
+        "approved_at": started,
+        "description": "",
+        "recorded_at": started,
+    }
+
+
+def publish_reference(stack: Stack) -> None:
+    stack.publish("ref.entities", "US01", entity("US01", "USD", "America/New_York"))
+    stack.publish(
+        "pm.customers",
+        "C-1",
+        {
+            "customer_id": "C-1",
+            "name": "Acme",
+            "entity_id": "US01",
+            "currency": "USD",
+            "tax_code": None,
+            "default_rate": Decimal("150.00"),
+        },
+    )
+    stack.publish(
+        "pm.customers",
+        "C-2",
+        {
+            "customer_id": "C-2",
+            "name": "Globex",
+            "entity_id": "US01",
+            "currency": "EUR",
+            "tax_code": None,
+            "default_rate": None,
+        },
+    )
+    stack.publish("pm.projects", "P-1", project("P-1", "C-1", "USD", "165.00", increment=15))
+    stack.publish("pm.projects", "P-2", project("P-2", "C-2", "EUR", "120.00"))
+    stack.publish(
+        "pm.employees",
+        "E-1",
+        {
+            "employee_id": "E-1",
+            "name": "Ada",
+            "entity_id": "US01",
+            "cost_rate": Decimal("62.50"),
+            "cost_currency": "USD",
+        },
+    )
+    stack.publish(
+        "ref.fx-rates",
+        "EUR/USD/2026-11-09/SPOT",
+        {
+            "from_currency": "EUR",
+            "to_currency": "USD",
+            "rate_date": date(2026, 11, 9),
+            "rate": Decimal("1.0790"),
+            "rate_type": "SPOT",
+            "contract_id": None,
+            "source": "ECB",
+            "quoted_at": datetime(2026, 11, 9, 16, tzinfo=UTC),
+        },
+    )
+    stack.flush()
+
+
+def lines(command: dict[str, Any]) -> list[tuple[str, str, Decimal, Decimal]]:
+    return sorted(
+        (line["account"], line["side"], line["amount"], line["base_amount"])
+        for line in command["lines"]
+    )
+
+
+def test_time_entries_become_exact_commands_and_bad_records_are_dead_lettered(
+    stack: Stack,
+) -> None:
+    publish_reference(stack)
+    worker = stack.worker()
+    worker.wait_ready()
+
+    stack.publish("pm.time-entries", "TE-1", entry("TE-1", "P-1", 52))
+    stack.publish("pm.time-entries", "TE-2", entry("TE-2", "P-2", 100))
+    bad_magic = b"\x07" + stack.codec.encode("pm.time-entries", entry("TE-6", "P-1", 60))[1:]
+    stack.publish_raw("pm.time-entries", "TE-6", bad_magic)
+    stack.publish("pm.time-entries", "TE-3", entry("TE-3", "P-2", 7, override="133.33"))
+    unknown = stack.publish("pm.time-entries", "TE-5", entry("TE-5", "P-404", 60))
+    stack.publish("pm.time-entries", "TE-4", entry("TE-4", "P-1", 3, billable=False))
+    stack.publish("pm.time-entries", "TE-7", entry("TE-7", "P-1", 60))
+    stack.flush()
+
+    commands = {c["command_id"]: c for c in stack.decoded("acct.ledger-commands")}
+    usd, eur = Decimal, Decimal
+    expected = {
+        # TE-1: 52 min rounds up to 60 (15-min increment): 1 h x 165.00 = 165.00 USD
+        command_id("TE-1", "revenue"): (
+            "USD",
+            [
+                ("1150", "DEBIT", usd("165.00"), usd("165.00")),
+                ("4000", "CREDIT", usd("165.00"), usd("165.00")),
+            ],
+        ),
+        # cost on actual minutes: 52/60 x 62.50 = 54.1666.. -> 54.17
+        command_id("TE-1", "cost"): (
+            "USD",
+            [
+                ("2150", "CREDIT", usd("54.17"), usd("54.17")),
+                ("5000", "DEBIT", usd("54.17"), usd("54.17")),
+            ],
+        ),
+        # TE-2: 100/60 h x 120.00 EUR = 200.00 EUR; x 1.0790 (spot of 9 Nov) = 215.80 USD
+        command_id("TE-2", "revenue"): (
+            "EUR",
+            [
+                ("1150", "DEBIT", eur("200.00"), usd("215.80")),
+                ("4000", "CREDIT", eur("200.00"), usd("215.80")),
+            ],
+        ),
+        # 100/60 x 62.50 = 104.1666.. -> 104.17 USD
+        command_id("TE-2", "cost"): (
+            "USD",
+            [
+                ("2150", "CREDIT", usd("104.17"), usd("104.17")),
+                ("5000", "DEBIT", usd("104.17"), usd("104.17")),
+            ],
+        ),
+        # TE-3: 7/60 h x 133.33 (override) = 15.555.. -> 15.56 EUR; x 1.0790 = 16.789.. -> 16.79
+        command_id("TE-3", "revenue"): (
+            "EUR",
+            [
+                ("1150", "DEBIT", eur("15.56"), usd("16.79")),
+                ("4000", "CREDIT", eur("15.56"), usd("16.79")),
+            ],
+        ),
+        # 7/60 x 62.50 = 7.2916.. -> 7.29
+        command_id("TE-3", "cost"): (
+            "USD",
+            [
+                ("2150", "CREDIT", usd("7.29"), usd("7.29")),
+                ("5000", "DEBIT", usd("7.29"), usd("7.29")),
+            ],
+        ),
+        # TE-4: non-billable, cost only: 3/60 x 62.50 = 3.125 -> 3.13 (HALF_UP)
+        command_id("TE-4", "cost"): (
+            "USD",
+            [
+                ("2150", "CREDIT", usd("3.13"), usd("3.13")),
+                ("5000", "DEBIT", usd("3.13"), usd("3.13")),
+            ],
+        ),
+        command_id("TE-7", "revenue"): (
+            "USD",
+            [
+                ("1150", "DEBIT", usd("165.00"), usd("165.00")),
+                ("4000", "CREDIT", usd("165.00"), usd("165.00")),
+            ],
+        ),
+        command_id("TE-7", "cost"): (
+            "USD",
+            [
+                ("2150", "CREDIT", usd("62.50"), usd("62.50")),
+                ("5000", "DEBIT", usd("62.50"), usd("62.50")),
+            ],
+        ),
+    }
+    assert set(commands) == set(expected), worker.tail()
+    for cid, (currency, expected_lines) in expected.items():
+        command = commands[cid]
+        assert command["entity_id"] == "US01"
+        assert command["transaction_currency"] == currency
+        assert command["base_currency"] == "USD"
+        assert command["effective_date"] == date(2026, 11, 10)
+        assert command["period"] == "2026-11"
+        assert lines(command) == expected_lines, cid
+    fx = commands[command_id("TE-2", "revenue")]["fx"]
+    assert (fx["rate"], fx["rate_type"], fx["rate_date"], fx["source"]) == (
+        Decimal("1.0790"),
+        "SPOT",
+        date(2026, 11, 9),
+        "ECB",
+    )
+    assert commands[command_id("TE-1", "cost")]["fx"]["rate_type"] == "IDENTITY"
+    source = commands[command_id("TE-7", "revenue")]["source"]
+    assert (source["id"], source["version"], source["topic"]) == (
+        "TE-7",
+        1,
+        stack.settings.topic("pm.time-entries"),
+    )
+
+    letters = {d["key"]: d for d in stack.decoded("ledgerstream.dlq")}
+    assert set(letters) == {b"TE-6", b"TE-5"}
+    assert letters[b"TE-6"]["error_code"] == "BAD_MAGIC_BYTE"
+    assert letters[b"TE-6"]["value"] == bad_magic
+    assert letters[b"TE-5"]["error_code"] == "MISSING_REFERENCE"
+    assert "P-404" in letters[b"TE-5"]["error_message"]
+    assert letters[b"TE-5"]["value"] == unknown
+    assert letters[b"TE-5"]["retryable"] is True
+    for letter in letters.values():
+        assert letter["source_topic"] == stack.settings.topic("pm.time-entries")
+        assert "Traceback" in letter["stack_trace"]
+
+    outcomes = worker.events_consumed("pm.time-entries")
+    assert outcomes == {"posted": 5.0, "dead_lettered": 2.0}
