@@ -1,0 +1,165 @@
+"""A worker killed mid-stream and restarted has complete reference data and posts everything.
+
+The worker keeps no Faust table (reference data lives in a group-less loader, see
+``streams/adapters/reference_loader.py``), so "every table it uses" is the
+reference book: its sizes are read from ``/ready`` after the restart.
+
+Reference records are published in multi-record batches on purpose: on the
+embedded broker the high watermark is the base offset of the last batch + 1
+(BROKER.md), the case in which a watermark-trusting loader loses the tail.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from tests.integration.conftest import Stack
+from tests.integration.test_pipeline import entity
+
+pytestmark = pytest.mark.integration
+
+FIRST_PROJECTS = 2000
+LATER_PROJECTS = 500
+FIRST_ENTRIES = 8000
+
+
+def project(n: int) -> dict[str, Any]:
+    return {
+        "project_id": f"P-{n}",
+        "name": f"Project {n}",
+        "entity_id": "US01",
+        "customer_id": "C-1",
+        "kind": "CLIENT_TM",
+        "billing_currency": "USD",
+        "rate": Decimal("100.00"),
+        "task_rates": {},
+        "employee_rates": {},
+        "rounding_increment_minutes": 0,
+        "contract_fx_rate": None,
+        "contract_id": None,
+    }
+
+
+def entry(n: int, project_n: int) -> dict[str, Any]:
+    started = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    return {
+        "entry_id": f"TE-{n}",
+        "version": 1,
+        "employee_id": "E-1",
+        "project_id": f"P-{project_n}",
+        "task_id": None,
+        "started_at": started,
+        "duration_minutes": 60,
+        "billable": True,
+        "billable_fraction": None,
+        "rate_override": None,
+        "status": "APPROVED",
+        "approved_by": None,
+        "approved_at": None,
+        "description": "",
+        "recorded_at": started,
+    }
+
+
+def wait_processed(stack: Stack, worker: Any, at_least: int, timeout: float = 90.0) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = sum(worker.events_consumed("pm.time-entries").values())
+        if done >= at_least:
+            return done
+        time.sleep(0.2)
+    raise AssertionError(f"processed fewer than {at_least} entries:\n{worker.tail()}")
+
+
+def test_killed_worker_restarts_with_complete_reference_data_and_loses_nothing(
+    stack: Stack,
+) -> None:
+    stack.publish("ref.entities", "US01", entity("US01", "USD", "America/New_York"))
+    stack.publish(
+        "pm.customers",
+        "C-1",
+        {
+            "customer_id": "C-1",
+            "name": "Acme",
+            "entity_id": "US01",
+            "currency": "USD",
+            "tax_code": None,
+            "default_rate": None,
+        },
+    )
+    stack.publish(
+        "pm.employees",
+        "E-1",
+        {
+            "employee_id": "E-1",
+            "name": "Ada",
+            "entity_id": "US01",
+            "cost_rate": Decimal("60.00"),
+            "cost_currency": "USD",
+        },
+    )
+    for n in range(FIRST_PROJECTS):
+        stack.publish("pm.projects", f"P-{n}", project(n))
+    stack.flush()
+
+    first = stack.worker()
+    tables = first.wait_ready()["tables"]
+    assert tables["project"] == FIRST_PROJECTS  # type: ignore[index]
+    for n in range(FIRST_ENTRIES):
+        stack.publish("pm.time-entries", f"TE-{n}", entry(n, n % FIRST_PROJECTS))
+    stack.flush()
+    at_kill = wait_processed(stack, first, 300)
+    first.kill()  # SIGKILL mid-stream: no commit, no goodbye
+    assert at_kill < FIRST_ENTRIES, "the worker finished before the kill: not mid-stream"
+
+    for n in range(FIRST_PROJECTS, FIRST_PROJECTS + LATER_PROJECTS):
+        stack.publish("pm.projects", f"P-{n}", project(n))
+    for n in range(FIRST_ENTRIES, FIRST_ENTRIES + LATER_PROJECTS):
+        stack.publish("pm.time-entries", f"TE-{n}", entry(n, FIRST_PROJECTS + n - FIRST_ENTRIES))
+    stack.flush()
+
+    second = stack.worker()
+    tables = second.wait_ready()["tables"]
+    assert tables == {
+        "entity": 1,
+        "customer": 1,
+        "project": FIRST_PROJECTS + LATER_PROJECTS,
+        "employee": 1,
+        "fx_rate": 0,
+    }
+    # live update: a project published after start-up is used at once
+    stack.publish("pm.projects", "P-LIVE", project(0) | {"project_id": "P-LIVE"})
+    stack.flush()
+    deadline = time.monotonic() + 30
+    while second.wait_ready()["tables"]["project"] < FIRST_PROJECTS + LATER_PROJECTS + 1:  # type: ignore[index]
+        assert time.monotonic() < deadline, "live project update never arrived"
+        time.sleep(0.1)
+    stack.publish(
+        "pm.time-entries",
+        "TE-LIVE",
+        entry(9999, 0) | {"entry_id": "TE-LIVE", "project_id": "P-LIVE"},
+    )
+    stack.flush()
+    wait_processed(stack, second, 1)
+
+    commands = stack.decoded("acct.ledger-commands", idle=3.0)
+    by_entry: dict[str, set[str]] = {}
+    for command in commands:
+        assert command["effective_date"] == date(2026, 11, 10)
+        by_entry.setdefault(command["source"]["id"], set()).add(command["command_id"])
+    expected = {f"TE-{n}" for n in range(FIRST_ENTRIES + LATER_PROJECTS)} | {"TE-LIVE"}
+    assert set(by_entry) == expected
+    assert all(len(ids) == 2 for ids in by_entry.values())  # revenue + cost, never a third
+    distinct = sum(len(ids) for ids in by_entry.values())
+    resent = len(commands) - distinct
+    # at-least-once: what the killed worker did not commit is posted again, with the
+    # same command ids (the sink dedups on command_id)
+    print(
+        f"killed after {at_kill:.0f}/{FIRST_ENTRIES}; commands {len(commands)}, "
+        f"distinct {distinct}, re-sent identical {resent}"
+    )
+    assert stack.read("ledgerstream.dlq", idle=0.5) == []

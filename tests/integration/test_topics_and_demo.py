@@ -1,0 +1,73 @@
+"""`topics create` is idempotent and refuses a mismatch; `demo --once` runs the whole path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from streams.adapters.exceptions import TopicMismatchError
+from streams.adapters.topics import TopicOutcome, TopicSpec, ensure_topics, load_topic_specs
+from streams.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def test_topics_create_is_idempotent_and_refuses_a_partition_mismatch(bootstrap: str) -> None:
+    settings = Settings(kafka_bootstrap_servers=bootstrap, topic_prefix=f"x{uuid.uuid4().hex[:6]}.")
+    specs = load_topic_specs(settings.topics_file)
+    client = settings.kafka_client_config()
+
+    first = ensure_topics(client, specs, prefix=settings.topic_prefix, single_node=True)
+    assert set(first.values()) == {TopicOutcome.CREATED}
+    assert len(first) == len(specs) == 15
+    again = ensure_topics(client, specs, prefix=settings.topic_prefix, single_node=True)
+    assert set(again.values()) == {TopicOutcome.EXISTS}
+
+    wrong = [TopicSpec("pm.time-entries", partitions=12, replication_factor=1, configs={})]
+    with pytest.raises(TopicMismatchError, match=r"pm\.time-entries has 6 partitions, declared 12"):
+        ensure_topics(client, wrong, prefix=settings.topic_prefix, single_node=True)
+
+
+def test_cli_topics_create_reports_each_topic(bootstrap: str) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "LEDGERSTREAM_PROFILE": "embedded",
+        "LEDGERSTREAM_TOPIC_PREFIX": f"c{uuid.uuid4().hex[:6]}.",
+    }
+    command = [sys.executable, "-m", "streams", "topics", "create"]
+    created = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert created.stdout.count("created ") == 15
+    repeated = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert repeated.stdout.count("exists ") == 15
+
+
+def test_demo_once_posts_the_sample_set_balanced(tmp_path: Path) -> None:
+    """The `make run` path, bounded: its own embedded broker, sample data, a worker."""
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    env["LEDGERSTREAM_DATA_DIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "streams", "demo", "--once", "--events", "2000"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["events_in"] == summary["processed"] == 2000
+    assert summary["unbalanced"] == 0
+    # every 500th sample entry is broken on purpose: 4 dead letters
+    assert summary["dead_letters"] == 4
+    assert summary["commands_out"] > 2000
+    assert summary["held"] > 0  # DE01 requires approval; ~10% of its entries are not approved
