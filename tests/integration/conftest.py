@@ -8,6 +8,7 @@ counted by watermarks (BROKER.md).
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,6 +77,20 @@ class Stack:
         worker = WorkerProcess(env, log_path=self.log_dir / f"worker-{len(self.workers)}.log")
         self.workers.append(worker)
         return worker.start()
+
+    def wait_consumed(
+        self, worker: WorkerProcess, topic: str, at_least: int, timeout: float = 90.0
+    ) -> float:
+        """Poll the worker's metrics until it has consumed ``at_least`` records of ``topic``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not worker.running:
+                raise AssertionError(f"worker exited:\n{worker.tail()}")
+            done = sum(worker.events_consumed(topic).values())
+            if done >= at_least:
+                return done
+            time.sleep(0.1)
+        raise AssertionError(f"fewer than {at_least} records of {topic} consumed:\n{worker.tail()}")
 
     def read(
         self, topic: str, *, idle: float = 2.0, max_seconds: float = 60.0

@@ -82,7 +82,7 @@ def entry(
     }
 
 
-def publish_reference(stack: Stack) -> None:
+def publish_reference(stack: Stack) -> bytes | None:
     stack.publish("ref.entities", "US01", entity("US01", "USD", "America/New_York"))
     stack.publish(
         "pm.customers",
@@ -104,6 +104,18 @@ def publish_reference(stack: Stack) -> None:
             "name": "Globex",
             "entity_id": "US01",
             "currency": "EUR",
+            "tax_code": None,
+            "default_rate": None,
+        },
+    )
+    bad_customer = stack.publish(
+        "pm.customers",
+        "C-BAD",
+        {
+            "customer_id": "C-BAD",
+            "name": "Bad",
+            "entity_id": "US01",
+            "currency": "ZZZ",
             "tax_code": None,
             "default_rate": None,
         },
@@ -136,6 +148,7 @@ def publish_reference(stack: Stack) -> None:
         },
     )
     stack.flush()
+    return bad_customer
 
 
 def lines(command: dict[str, Any]) -> list[tuple[str, str, Decimal, Decimal]]:
@@ -148,7 +161,7 @@ def lines(command: dict[str, Any]) -> list[tuple[str, str, Decimal, Decimal]]:
 def test_time_entries_become_exact_commands_and_bad_records_are_dead_lettered(
     stack: Stack,
 ) -> None:
-    publish_reference(stack)
+    bad_customer = publish_reference(stack)
     worker = stack.worker()
     worker.wait_ready()
 
@@ -162,6 +175,7 @@ def test_time_entries_become_exact_commands_and_bad_records_are_dead_lettered(
     stack.publish("pm.time-entries", "TE-7", entry("TE-7", "P-1", 60))
     stack.flush()
 
+    stack.wait_consumed(worker, "pm.time-entries", 7)
     commands = {c["command_id"]: c for c in stack.decoded("acct.ledger-commands")}
     usd, eur = Decimal, Decimal
     expected = {
@@ -236,7 +250,7 @@ def test_time_entries_become_exact_commands_and_bad_records_are_dead_lettered(
             ],
         ),
     }
-    assert set(commands) == set(expected), worker.tail()
+    assert set(commands) == set(expected), (set(commands) ^ set(expected), worker.tail())
     for cid, (currency, expected_lines) in expected.items():
         command = commands[cid]
         assert command["entity_id"] == "US01"
@@ -261,7 +275,13 @@ def test_time_entries_become_exact_commands_and_bad_records_are_dead_lettered(
     )
 
     letters = {d["key"]: d for d in stack.decoded("ledgerstream.dlq")}
-    assert set(letters) == {b"TE-6", b"TE-5"}
+    assert set(letters) == {b"TE-6", b"TE-5", b"C-BAD"}
+    # a bad reference record is dead-lettered once by the reference agent
+    assert letters[b"C-BAD"]["error_code"] == "UNKNOWN_CURRENCY"
+    assert letters[b"C-BAD"]["field"] == "currency"
+    assert letters[b"C-BAD"]["value"] == bad_customer
+    assert letters[b"C-BAD"]["source_topic"] == stack.settings.topic("pm.customers")
+    del letters[b"C-BAD"]
     assert letters[b"TE-6"]["error_code"] == "BAD_MAGIC_BYTE"
     assert letters[b"TE-6"]["value"] == bad_magic
     assert letters[b"TE-5"]["error_code"] == "MISSING_REFERENCE"
@@ -273,4 +293,4 @@ def test_time_entries_become_exact_commands_and_bad_records_are_dead_lettered(
         assert "Traceback" in letter["stack_trace"]
 
     outcomes = worker.events_consumed("pm.time-entries")
-    assert outcomes == {"posted": 5.0, "dead_lettered": 2.0}
+    assert {k: v for k, v in outcomes.items() if v} == {"posted": 5.0, "dead_lettered": 2.0}
