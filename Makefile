@@ -7,8 +7,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Debian's `prometheus` package gives `prometheus` and `promtool` (alert-rule checks,
+# the Prometheus integration test). Installed as root; sudo when not root.
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install run demo test lint unit integration format topics clean
+.PHONY: help install prometheus run demo test lint unit integration format topics clean
 
 help: ## List the targets
 	@grep -hE '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | \
@@ -22,29 +25,38 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install ledgerstream with the embedded broker and dev tools
 
+prometheus: ## Install Debian's prometheus package (prometheus, promtool) if missing
+	@if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then \
+		echo "installing Debian's prometheus package (prometheus, promtool)"; \
+		$(SUDO) apt-get update -qq >/dev/null && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends prometheus >/dev/null; \
+	fi
+
 run: $(STAMP) ## Run the pipeline on the embedded broker with sample data, live, until Ctrl-C
 	$(BIN)/ledgerstream demo
 
 demo: $(STAMP) ## Run the sample set once and print a JSON summary
 	$(BIN)/ledgerstream demo --once
 
-lint: $(STAMP) ## ruff, mypy --strict on streams/, and the import-linter layer contracts
+lint: $(STAMP) ## ruff, mypy --strict, import-linter layers, and the schema compatibility gate
 	$(BIN)/ruff check streams tests
 	$(BIN)/ruff format --check streams tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/ledgerstream schemas check
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix streams tests
 	$(BIN)/ruff format streams tests
 
-unit: $(STAMP) ## Unit tests only (no broker)
+unit: $(STAMP) prometheus ## Unit tests only (no broker)
 	$(BIN)/pytest tests/unit -q
 
-integration: $(STAMP) ## Integration tests on the embedded broker
+integration: $(STAMP) prometheus ## Integration tests on the embedded broker
 	$(BIN)/pytest tests/integration -q
 
-test: lint ## Lint, then every test, integration tests included (what CI runs)
+test: lint prometheus ## Lint, then every test, integration tests included (what CI runs)
 	$(BIN)/pytest -q
 
 topics: $(STAMP) ## Create the declared topics on KAFKA_BOOTSTRAP_SERVERS

@@ -5,6 +5,8 @@
     ledgerstream topics list       show declared topics and whether they exist
     ledgerstream consume TOPIC     print a topic's records as JSON lines
     ledgerstream demo [--once]     the whole pipeline on sample data, watched live
+    ledgerstream schemas ACTION    check | lock | docs | register: schemas as contracts
+    ledgerstream produce --topic T FILE.jsonl   validate and publish events from a file
 
 Connection settings come from the environment (``streams/settings.py``):
 ``KAFKA_BOOTSTRAP_SERVERS`` (unset = the embedded broker), ``SCHEMA_REGISTRY_URL``
@@ -26,7 +28,7 @@ from typing import Any
 
 from streams.adapters.exceptions import BrokerStartError, KafkaAdminError, TopicMismatchError
 from streams.domain.exceptions import LedgerstreamError
-from streams.settings import Settings, load_settings
+from streams.settings import PROJECT_ROOT, Settings, load_settings
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -133,6 +135,75 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if summary.unbalanced == 0 else EXIT_FAILED
 
 
+def _contract_paths(settings: Settings, args: argparse.Namespace) -> Any:
+    from streams.adapters.contracts.gate import ContractPaths  # noqa: PLC0415
+
+    fixtures = getattr(args, "fixtures", None) or PROJECT_ROOT / "tests" / "fixtures" / "avro"
+    return ContractPaths(args.schemas or settings.schemas_dir, fixtures)
+
+
+def _registry_client(settings: Settings, url: str) -> Any:
+    from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: PLC0415
+
+    config = {"url": url}
+    if settings.schema_registry_basic_auth is not None:
+        config["basic.auth.user.info"] = settings.schema_registry_basic_auth.get_secret_value()
+    return SchemaRegistryClient(config)
+
+
+def _cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.adapters.contracts import commands  # noqa: PLC0415
+
+    paths = _contract_paths(settings, args)
+    if args.action == "check":
+        return commands.run_check(paths, sys.stdout)
+    if args.action == "lock":
+        return commands.run_lock(paths, sys.stdout)
+    if args.action == "docs":
+        output = args.output or PROJECT_ROOT / "docs" / "events.md"
+        return commands.run_docs(paths, settings.topics_file, output, sys.stdout, check=args.check)
+    url = args.registry or settings.schema_registry_url
+    if not url:
+        print("schemas register: give --registry URL or set SCHEMA_REGISTRY_URL", file=sys.stderr)
+        return EXIT_USAGE
+    return commands.run_register(paths, _registry_client(settings, url), sys.stdout)
+
+
+def _cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.adapters.avro import RegistrySchemaSource, SchemaCatalog  # noqa: PLC0415
+    from streams.producer import EventBuilder, EventProducer, Progress, produce_file  # noqa: PLC0415
+
+    if settings.embedded and not args.dry_run:
+        print("KAFKA_BOOTSTRAP_SERVERS is not set (or use --dry-run)", file=sys.stderr)
+        return EXIT_USAGE
+    catalog = SchemaCatalog.from_directory(settings.schemas_dir)
+    producer = None
+    if not args.dry_run:
+        url = settings.schema_registry_url
+        source = RegistrySchemaSource(_registry_client(settings, url), catalog) if url else None
+        producer = EventProducer(
+            settings.kafka_client_config(),
+            source=source,
+            catalog=catalog,
+            topic_prefix=settings.topic_prefix,
+        )
+    size = args.file.stat().st_size
+    show = args.progress == "always" or (
+        args.progress == "auto" and sys.stderr.isatty() and size > 1_000_000
+    )
+    summary = produce_file(
+        args.file,
+        args.topic,
+        producer,
+        builder=EventBuilder(catalog),
+        on_error=lambda error: print(f"{args.file}:{error}", file=sys.stderr),
+        progress=Progress(size) if show else None,
+        max_errors=args.max_errors,
+    )
+    print(summary, file=sys.stderr)
+    return EXIT_FAILED if summary.errors else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (every command documents itself with --help)."""
     parser = argparse.ArgumentParser(
@@ -173,6 +244,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--timeout", type=float, default=600.0, help="give up after S seconds")
     demo.set_defaults(handler=_cmd_demo)
+
+    schemas = sub.add_parser("schemas", help="check, lock, document or register the schemas")
+    schemas.add_argument(
+        "action",
+        choices=["check", "lock", "docs", "register"],
+        help="check: the compatibility gate; lock: publish new versions to "
+        "schemas/published.lock; docs: write docs/events.md; register: publish to a registry",
+    )
+    schemas.add_argument("--schemas", type=Path, help="schema directory (default schemas/)")
+    schemas.add_argument(
+        "--fixtures", type=Path, help="fixture records (default tests/fixtures/avro/)"
+    )
+    schemas.add_argument(
+        "--registry", help="registry URL for register (default SCHEMA_REGISTRY_URL)"
+    )
+    schemas.add_argument("--output", type=Path, help="docs: file to write (default docs/events.md)")
+    schemas.add_argument(
+        "--check", action="store_true", help="docs: fail if the file is stale, write nothing"
+    )
+    schemas.set_defaults(handler=_cmd_schemas)
+
+    produce = sub.add_parser("produce", help="validate and publish events from a JSON-lines file")
+    produce.add_argument("file", type=Path, help="JSON-lines file: one event in JSON form a line")
+    produce.add_argument("--topic", required=True, help="logical topic, e.g. pm.time-entries")
+    produce.add_argument(
+        "--dry-run", action="store_true", help="validate every line, publish nothing"
+    )
+    produce.add_argument(
+        "--progress",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="progress bar on stderr (auto: on a terminal, for files over 1 MB)",
+    )
+    produce.add_argument(
+        "--max-errors", type=int, default=0, help="stop after N rejected lines (0: never)"
+    )
+    produce.set_defaults(handler=_cmd_produce)
     return parser
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -79,8 +80,12 @@ class SchemaVersion:
 class SchemaSource(Protocol):
     """Where the codec gets writer ids, writer schemas and reader schemas."""
 
-    def writer(self, topic: str) -> tuple[int, Schema]:
-        """Return the schema id and parsed schema to encode a topic's values with."""
+    def writer(self, topic: str, version: int | None = None) -> tuple[int, Schema]:
+        """Return the schema id and parsed schema to encode with (default: the newest)."""
+        ...
+
+    def history(self, topic: str) -> Sequence[SchemaVersion]:
+        """Return every local version of a topic's schema, oldest first."""
         ...
 
     def writer_schema_by_id(self, schema_id: int) -> Schema:
@@ -246,13 +251,30 @@ class SchemaCatalog:
                 f"schema id {schema_id} is not in the local schema catalog", schema_id=schema_id
             ) from None
 
-    def writer(self, topic: str) -> tuple[int, Schema]:
-        """Return the id and parsed schema of a topic's newest version (to encode with)."""
+    def writer(self, topic: str, version: int | None = None) -> tuple[int, Schema]:
+        """Return the id and parsed schema to encode with: the newest, or version ``version``.
+
+        Raises:
+            UnknownSubjectError: The topic or that version does not exist locally.
+
+        """
+        if version is not None:
+            sv = self.version(topic, version)
+            return sv.schema_id, sv.parsed
         try:
             return self._writers[topic]
         except KeyError:
             self._history(topic)  # raises UnknownSubjectError
             raise
+
+    def history(self, topic: str) -> Sequence[SchemaVersion]:
+        """Return every version of a topic's schema, oldest first.
+
+        Raises:
+            UnknownSubjectError: The topic has no local schema.
+
+        """
+        return tuple(self._history(topic))
 
     def writer_schema_by_id(self, schema_id: int) -> Schema:
         """Return the parsed schema of a content id read from the wire."""

@@ -1,10 +1,23 @@
 """Avro values in Confluent wire format: what every ledgerstream topic carries.
 
 Wire format: magic byte ``0``, the writer schema id as a 4-byte big-endian
-unsigned int, then the Avro binary body (no container header). Decoding reads the
-writer schema by id and resolves it into the topic's newest local schema, so old
-versions decode into the current shape. Every failure is raised as one of the
-:mod:`streams.adapters.exceptions` decode/encode errors, never as a fastavro one.
+unsigned int, then the Avro binary body (no container header). Every failure is
+raised as one of the :mod:`streams.adapters.exceptions` decode/encode errors, never
+as a fastavro one.
+
+Decoding always yields the topic's newest shape, by one of three read plans chosen
+once per (topic, writer id) and cached:
+
+* the writer is the newest local version: read as is (the hot path);
+* the writer is an older local version of a topic with translators: read with the
+  writer's own schema, then translate step by step (:mod:`.translate`);
+* anything else (a topic without translators, or a version newer than ours that
+  the registry knows): Avro schema resolution into the newest local version.
+
+Encoding uses the newest version, except that a record shaped like an older
+version (it carries a field the newest version no longer has, and every one of
+its fields exists in that older version) is written with that version, as an old
+producer would; ``version=`` forces a version.
 """
 
 from __future__ import annotations
@@ -21,12 +34,14 @@ from fastavro.types import Schema
 
 from streams.adapters.avro.catalog import SchemaSource
 from streams.adapters.avro.jsonform import to_json_form
+from streams.adapters.avro.translate import TRANSLATORS, Translator, Translators
 from streams.adapters.exceptions import (
     AvroDecodeError,
     AvroEncodeError,
     BadMagicByteError,
     JsonFormError,
 )
+from streams.domain.exceptions import LedgerstreamError
 
 __all__ = ["MAGIC_BYTE", "AvroCodec", "DecodedRecord"]
 
@@ -37,52 +52,100 @@ _FASTAVRO_FIELD = re.compile(r"on field (\w+)")
 
 @dataclass(frozen=True, slots=True)
 class DecodedRecord:
-    """A decoded value in the topic's newest schema, and the id it was written with."""
+    """A decoded value in the topic's newest shape, and the id it was written with.
+
+    ``version`` is the local schema version of the writer id (None when the id is
+    not a local version, e.g. a newer version known only to the registry).
+    """
 
     record: dict[str, Any]
     schema_id: int
+    version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadPlan:
+    """How to read bodies of one writer id on one topic (see the module docstring)."""
+
+    writer: Schema
+    reader: Schema | None  # None: read with the writer's own schema, no resolution
+    upgrade: Translator | None
+    version: int | None
+
+
+@dataclass(slots=True)
+class _WritePlan:
+    """A topic's newest writer, and the field sets of its older versions (newest first)."""
+
+    header: bytes
+    parsed: Schema
+    fields: frozenset[str]
+    older: tuple[tuple[int, frozenset[str]], ...]
+    pinned: dict[int, tuple[bytes, Schema]]
+
+    def version_for(self, keys: Any) -> int | None:
+        """Return the newest older version whose fields include every key, if any."""
+        for version, fields in self.older:
+            if keys <= fields:
+                return version
+        return None
+
+
+def _field_names(raw: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(f["name"] for f in raw.get("fields", ()))
 
 
 class AvroCodec:
     """Encodes records to, and decodes them from, Confluent-framed Avro bytes.
 
     The schema source decides the ids: content ids from the local catalog, or
-    registry ids. Per topic the codec keeps the ready-made wire header, so the hot
-    path is one dict lookup plus fastavro's own work.
+    registry ids. Per topic the codec keeps the ready-made wire header and, per
+    writer id, a read plan, so the hot path is two dict lookups plus fastavro's
+    own work.
     """
 
-    def __init__(self, source: SchemaSource) -> None:
-        """Bind the codec to the source of schema ids it will use for every topic."""
+    def __init__(self, source: SchemaSource, translators: Translators = TRANSLATORS) -> None:
+        """Bind the codec to its source of schema ids and the translators of old versions."""
         self._source = source
-        self._writers: dict[str, tuple[bytes, Schema]] = {}
+        self._translators = translators
+        self._writers: dict[str, _WritePlan] = {}
+        self._plans: dict[tuple[str, int], _ReadPlan] = {}
 
     @property
     def source(self) -> SchemaSource:
         """The schema source this codec resolves ids with."""
         return self._source
 
-    def encode(self, topic: str, record: Mapping[str, Any]) -> bytes:
+    def encode(self, topic: str, record: Mapping[str, Any], *, version: int | None = None) -> bytes:
         """Serialise a record with the topic's writer schema, framed for Kafka.
 
         Args:
             topic: Logical topic name (the schema's directory name).
             record: Python values (``Decimal``, aware ``datetime``, ``date``, ...).
+            version: Write with this local version; default: the newest, or the
+                older version the record is shaped like (module docstring).
 
         Returns:
             Magic byte, 4-byte schema id, Avro binary body.
 
         Raises:
             AvroEncodeError: The record does not fit the schema (``field`` says where).
-            UnknownSubjectError: The topic has no local schema.
+            UnknownSubjectError: The topic (or that version) has no local schema.
             SchemaNotRegisteredError: The registry does not know the topic's schema.
             RegistryUnavailableError: The registry could not be asked.
 
         """
-        writer = self._writers.get(topic)
-        if writer is None:
-            schema_id, parsed = self._source.writer(topic)
-            writer = self._writers[topic] = (_HEADER.pack(MAGIC_BYTE, schema_id), parsed)
-        header, parsed = writer
+        plan = self._writers.get(topic) or self._write_plan(topic)
+        if version is None and plan.older and not record.keys() <= plan.fields:
+            version = plan.version_for(record.keys())
+        if version is None:
+            header, parsed = plan.header, plan.parsed
+        else:
+            pinned = plan.pinned.get(version)
+            if pinned is None:
+                schema_id, schema = self._source.writer(topic, version)
+                pinned = plan.pinned[version] = (_HEADER.pack(MAGIC_BYTE, schema_id), schema)
+            header, parsed = pinned
         out = BytesIO()
         out.write(header)
         try:
@@ -91,21 +154,35 @@ class AvroCodec:
             raise _encode_error(topic, parsed, record, exc) from exc
         return out.getvalue()
 
+    def _write_plan(self, topic: str) -> _WritePlan:
+        schema_id, parsed = self._source.writer(topic)
+        history = self._source.history(topic)
+        newest = history[-1]
+        older = tuple((sv.version, _field_names(sv.raw)) for sv in reversed(history[:-1]))
+        plan = _WritePlan(
+            _HEADER.pack(MAGIC_BYTE, schema_id), parsed, _field_names(newest.raw), older, {}
+        )
+        self._writers[topic] = plan
+        return plan
+
     def decode(self, topic: str, data: bytes | None) -> DecodedRecord:
-        """Deserialise a Kafka value into the topic's newest schema.
+        """Deserialise a Kafka value into the topic's newest shape (old versions translated).
 
         Args:
-            topic: Logical topic name; its newest local schema is the reader.
+            topic: Logical topic name; its newest local schema is the shape returned.
             data: The raw Kafka record value.
 
         Returns:
-            The record as Python values and the writer schema id.
+            The record as Python values, the writer schema id and its local version.
 
         Raises:
             BadMagicByteError: Empty or None value, or first byte is not ``0``.
             UnknownSchemaIdError: The writer id is unknown to the schema source.
-            AvroDecodeError: Header or body truncated, trailing bytes, or a body
-                that does not match the writer schema or resolve to the reader.
+            AvroDecodeError: Header or body truncated, trailing bytes, a body that
+                does not match the writer schema or resolve to the reader, or a
+                record its translator cannot handle.
+            InvalidEventError: A translator rejected a value the old version allowed
+                (``field`` as the producer wrote it; ``schema_id`` set).
             RegistryUnavailableError: The registry could not be asked.
 
         """
@@ -121,13 +198,11 @@ class AvroCodec:
                 f"{topic}: {len(data)} bytes is shorter than the 5-byte wire header"
             )
         _, schema_id = _HEADER.unpack_from(data)
-        writer = self._source.writer_schema_by_id(schema_id)
-        reader = self._source.reader(topic).parsed
+        plan = self._plans.get((topic, schema_id)) or self._read_plan(topic, schema_id)
         body = BytesIO(data)
         body.seek(_HEADER.size)
         try:
-            # Same parsed object: no schema resolution needed (the common case).
-            record = schemaless_reader(body, writer, None if writer is reader else reader)
+            record = schemaless_reader(body, plan.writer, plan.reader)
         except Exception as exc:  # garbage bytes make fastavro raise almost anything
             raise AvroDecodeError(
                 f"{topic}: cannot decode body with schema id {schema_id}: "
@@ -144,7 +219,47 @@ class AvroCodec:
             raise AvroDecodeError(
                 f"{topic}: schema id {schema_id} is not a record schema", schema_id=schema_id
             )
-        return DecodedRecord(record, schema_id)
+        if plan.upgrade is not None:
+            record = _upgrade(topic, plan.upgrade, plan.version, record, schema_id)
+        return DecodedRecord(record, schema_id, plan.version)
+
+    def _read_plan(self, topic: str, schema_id: int) -> _ReadPlan:
+        writer = self._source.writer_schema_by_id(schema_id)
+        newest = self._source.reader(topic)
+        if writer is newest.parsed:
+            plan = _ReadPlan(writer, None, None, newest.version)
+        else:
+            local = next((sv for sv in self._source.history(topic) if sv.parsed is writer), None)
+            version = None if local is None else local.version
+            try:
+                upgrade = (
+                    None
+                    if local is None
+                    else self._translators.chain(topic, local.version, newest.version)
+                )
+            except LookupError as exc:  # a gap in the translators: a bug, not the record's
+                raise AvroDecodeError(f"{exc}", schema_id=schema_id) from exc
+            reader = newest.parsed if upgrade is None else None
+            plan = _ReadPlan(writer, reader, upgrade, version)
+        self._plans[(topic, schema_id)] = plan
+        return plan
+
+
+def _upgrade(
+    topic: str, upgrade: Translator, version: int | None, record: dict[str, Any], schema_id: int
+) -> dict[str, Any]:
+    """Translate an older version's record, keeping the writer id on any error."""
+    try:
+        return upgrade(record)
+    except LedgerstreamError as exc:  # e.g. an invalid value only the old version allowed
+        exc.schema_id = schema_id
+        raise
+    except Exception as exc:  # a record the translator did not foresee
+        raise AvroDecodeError(
+            f"{topic}: cannot translate v{version} record (schema id {schema_id}): "
+            f"{type(exc).__name__}: {exc}",
+            schema_id=schema_id,
+        ) from exc
 
 
 def _encode_error(

@@ -13,6 +13,7 @@ translated: 404 -> :class:`SchemaNotRegisteredError` / :class:`UnknownSchemaIdEr
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import fastavro
 from confluent_kafka.schema_registry import Schema as RegistrySchema
@@ -61,19 +62,21 @@ class RegistrySchemaSource:
         self._writers: dict[str, tuple[int, Schema]] = {}
         self._by_id: dict[int, Schema] = {}
 
-    def writer(self, topic: str) -> tuple[int, Schema]:
-        """Return the registry id of the topic's newest local schema, looked up once.
+    def writer(self, topic: str, version: int | None = None) -> tuple[int, Schema]:
+        """Return the registry id of a local version (default the newest), looked up once.
 
         Raises:
-            UnknownSubjectError: The topic has no local schema.
+            UnknownSubjectError: The topic (or that version) has no local schema.
             SchemaNotRegisteredError: The registry has no such subject or version.
             RegistryUnavailableError: The registry could not be asked.
 
         """
-        cached = self._writers.get(topic)
+        key = topic if version is None else f"{topic}@{version}"
+        cached = self._writers.get(key)
         if cached is not None:
             return cached
-        latest = self._catalog.latest(topic)
+        catalog = self._catalog
+        latest = catalog.latest(topic) if version is None else catalog.version(topic, version)
         try:
             registered = self._client.lookup_schema(
                 latest.subject, RegistrySchema(latest.text, "AVRO")
@@ -91,8 +94,12 @@ class RegistrySchemaSource:
         if schema_id is None:
             raise RegistryUnavailableError(f"registry lookup of {latest.subject} returned no id")
         self._by_id.setdefault(schema_id, latest.parsed)  # our own output decodes locally
-        self._writers[topic] = (schema_id, latest.parsed)
-        return self._writers[topic]
+        self._writers[key] = (schema_id, latest.parsed)
+        return self._writers[key]
+
+    def history(self, topic: str) -> Sequence[SchemaVersion]:
+        """Return every local version of a topic's schema, oldest first."""
+        return self._catalog.history(topic)
 
     def writer_schema_by_id(self, schema_id: int) -> Schema:
         """Return the parsed writer schema of a registry id, fetched and parsed once.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,20 @@ class FixtureCase:
         return f"{self.topic}-v{self.version}-{self.index}"
 
 
+def latest_case(topic: str, index: int = 0) -> FixtureCase:
+    """The ``index``-th fixture record of a topic's newest version."""
+    newest = max(c.version for c in fixture_cases() if c.topic == topic)
+    return next(
+        c for c in fixture_cases() if (c.topic, c.version, c.index) == (topic, newest, index)
+    )
+
+
+def upgraded_fixture(topic: str, version: int) -> list[dict[str, Any]] | None:
+    """Hand-written ``v<N>.latest.json``: version N's fixtures as the newest version reads them."""
+    path = FIXTURES_DIR / topic / f"v{version}.latest.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def fixture_cases() -> list[FixtureCase]:
     cases = []
     for schema_file in sorted(SCHEMAS_DIR.glob("*/v*.avsc")):
@@ -49,10 +64,13 @@ class PinnedSource:
         self._catalog = catalog
         self._pinned = catalog.version(topic, version)
 
-    def writer(self, topic: str) -> tuple[int, Schema]:
-        if topic == self._pinned.topic:
+    def writer(self, topic: str, version: int | None = None) -> tuple[int, Schema]:
+        if topic == self._pinned.topic and version is None:
             return self._pinned.schema_id, self._pinned.parsed
-        return self._catalog.writer(topic)
+        return self._catalog.writer(topic, version)
+
+    def history(self, topic: str) -> Sequence[SchemaVersion]:
+        return self._catalog.history(topic)
 
     def writer_schema_by_id(self, schema_id: int) -> Schema:
         return self._catalog.writer_schema_by_id(schema_id)

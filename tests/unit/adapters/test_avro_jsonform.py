@@ -12,12 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from streams.adapters.avro import AvroCodec, SchemaCatalog, from_json_form, to_json_form
 from streams.adapters.exceptions import JsonFormError
-from tests.unit.adapters.avro_support import FixtureCase, fixture_cases, is_subset
+from tests.unit.adapters.avro_support import FixtureCase, is_subset, latest_case
 
 
 def fixture(topic: str, index: int = 0) -> dict[str, Any]:
-    case = next(c for c in fixture_cases() if c.topic == topic and c.index == index)
-    return copy.deepcopy(case.record)
+    return copy.deepcopy(latest_case(topic, index).record)
 
 
 def test_every_fixture_round_trips_through_the_python_form(
@@ -61,7 +60,8 @@ def test_timestamps_with_any_offset_become_utc(catalog: SchemaCatalog) -> None:
 @pytest.mark.parametrize(
     ("topic", "path", "value", "message"),
     [
-        ("pm.time-entries", "duration_minutes", "abc", "duration_minutes: expected int, got 'abc'"),
+        ("pm.time-entries", "version", "abc", "version: expected int, got 'abc'"),
+        ("pm.time-entries", "ended_at", "abc", "ended_at: expected ISO-8601"),
         ("pm.time-entries", "billable", "yes", "billable: expected boolean, got 'yes'"),
         ("pm.customers", "default_rate", "abc", "default_rate: expected decimal string, got 'abc'"),
         ("pm.customers", "default_rate", 150.0, "default_rate: expected decimal string, got 150.0"),

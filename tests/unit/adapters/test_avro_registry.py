@@ -15,7 +15,7 @@ from streams.adapters.exceptions import (
     SchemaNotRegisteredError,
     UnknownSchemaIdError,
 )
-from tests.unit.adapters.avro_support import fixture_cases
+from tests.unit.adapters.avro_support import latest_case
 
 TIME_ENTRIES = "pm.time-entries"
 
@@ -26,7 +26,7 @@ def mock_registry() -> SchemaRegistryClient:
 
 
 def time_entry(catalog: SchemaCatalog) -> dict[str, Any]:
-    case = next(c for c in fixture_cases() if c.topic == TIME_ENTRIES)
+    case = latest_case(TIME_ENTRIES)
     record = from_json_form(catalog.latest(TIME_ENTRIES).parsed, case.record)
     assert isinstance(record, dict)
     return record

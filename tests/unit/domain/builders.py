@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -85,7 +85,12 @@ def spot(
 
 
 def entry_record(**overrides: Any) -> dict[str, Any]:
-    """A decoded ``pm.time-entries`` value: 75 minutes on 2026-03-31, approved."""
+    """A canonical ``pm.time-entries`` value: 75 minutes on 2026-03-31, approved.
+
+    ``duration_minutes=N`` is a shorthand for ``ended_at = started_at + N minutes``
+    (the canonical model has the interval; the duration is derived from it).
+    """
+    minutes = overrides.pop("duration_minutes", 75)
     data: dict[str, Any] = {
         "entry_id": "TE-1",
         "version": 1,
@@ -93,7 +98,6 @@ def entry_record(**overrides: Any) -> dict[str, Any]:
         "project_id": "P-100",
         "task_id": None,
         "started_at": datetime(2026, 3, 31, 14, 0, tzinfo=UTC),
-        "duration_minutes": 75,
         "billable": True,
         "billable_fraction": None,
         "rate_override": None,
@@ -103,7 +107,10 @@ def entry_record(**overrides: Any) -> dict[str, Any]:
         "description": "homepage",
         "recorded_at": datetime(2026, 4, 1, 9, 0, tzinfo=UTC),
     }
-    return data | overrides
+    data |= overrides
+    if "ended_at" not in overrides:
+        data["ended_at"] = data["started_at"] + timedelta(minutes=minutes)
+    return data
 
 
 def time_entry(**overrides: Any) -> TimeEntryRecorded:

@@ -30,7 +30,7 @@ def test_approved_needs_no_approver() -> None:
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
-        ({"duration_minutes": -30}, "duration_minutes", "duration_minutes: must be >= 0 (got -30)"),
+        ({"duration_minutes": -30}, "ended_at", "ended_at: must not be before started_at"),
         ({"version": 0}, "version", "version: must be >= 1 (got 0)"),
         ({"billable_fraction": D("0")}, "billable_fraction", "billable_fraction: must be > 0"),
         ({"billable_fraction": D("1.5")}, "billable_fraction", "billable_fraction: must be <= 1"),

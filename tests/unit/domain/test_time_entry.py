@@ -389,8 +389,11 @@ def test_missing_project_parks_the_entry() -> None:
 def test_invalid_event_is_rejected_with_the_offending_field() -> None:
     with pytest.raises(InvalidEventError) as info:
         parse_event(TimeEntryRecorded, entry_record(duration_minutes=-30))
-    assert info.value.field == "duration_minutes"
-    assert str(info.value) == "duration_minutes: must be >= 0 (got -30)"
+    assert info.value.field == "ended_at"
+    assert str(info.value) == (
+        "ended_at: must not be before started_at (2026-03-31T14:00:00+00:00)"
+        " (got 2026-03-31 13:30:00+00:00)"
+    )
     assert (info.value.code, info.value.retryable) == ("INVALID_EVENT", False)
 
 
