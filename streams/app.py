@@ -4,25 +4,37 @@
 else builds clients. Outputs go through Faust's buffered producer
 (``send_soon``): Faust flushes it before every offset commit, so a committed
 offset never runs ahead of the commands and dead letters it produced.
+
+Operations wiring lives here too: the tracer (only when ``OTEL_TRACES_EXPORTER``
+names an exporter), the heartbeat timer that produces canaries, and the timers
+and signals behind the lag, table-size and rebalance metrics.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, cast
 
 import faust
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from faust.types.auth import CredentialsT
 
+from streams.adapters import heartbeat
 from streams.adapters.avro import AvroCodec, RegistrySchemaSource, SchemaCatalog, SchemaSource
 from streams.adapters.broker import EmbeddedBroker
 from streams.adapters.dlq import SourceRecord
 from streams.adapters.metrics import CONTENT_TYPE, Metrics
 from streams.adapters.reference_loader import ReferenceLoader
+from streams.adapters.topics import load_topic_specs
+from streams.adapters.tracing import RecordTracer, build_provider
 from streams.agents import reference, time_entries
 from streams.agents.runtime import Output, Runtime
 from streams.domain.reference import ReferenceBook
@@ -44,6 +56,23 @@ def schema_source(settings: Settings) -> SchemaSource:
     return RegistrySchemaSource(SchemaRegistryClient(config), catalog)
 
 
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """TLS to the brokers: the configured CA (else the system's) and client certificate."""
+    if not settings.kafka_uses_ssl:
+        return None
+    cafile = settings.kafka_ssl_ca_location
+    context = ssl.create_default_context(cafile=None if cafile is None else str(cafile))
+    if settings.kafka_ssl_certificate_location is not None:
+        key = settings.kafka_ssl_key_location
+        password = settings.kafka_ssl_key_password
+        context.load_cert_chain(
+            str(settings.kafka_ssl_certificate_location),
+            None if key is None else str(key),
+            None if password is None else password.get_secret_value(),
+        )
+    return context
+
+
 def _aiokafka_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
@@ -54,7 +83,26 @@ def _aiokafka_config(settings: Settings) -> dict[str, Any]:
         config["sasl_plain_username"] = settings.kafka_sasl_username
         if settings.kafka_sasl_password is not None:
             config["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    context = _ssl_context(settings)
+    if context is not None:
+        config["ssl_context"] = context
     return config
+
+
+def _faust_credentials(settings: Settings) -> CredentialsT | None:
+    """Faust's view of ``LEDGERSTREAM_KAFKA_*`` (its repr shows no secret)."""
+    context = _ssl_context(settings)
+    if settings.kafka_security_protocol.startswith("SASL"):
+        password = settings.kafka_sasl_password
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=None if password is None else password.get_secret_value(),
+            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
 
 
 def _faust_settings(settings: Settings) -> Mapping[str, Any]:
@@ -70,6 +118,9 @@ def _faust_settings(settings: Settings) -> Mapping[str, Any]:
         "topic_disable_leader": True,
         "producer_linger": 0.01,
     }
+    credentials = _faust_credentials(settings)
+    if credentials is not None:
+        profile["broker_credentials"] = credentials
     if settings.embedded_profile:
         # BROKER.md: JoinGroup waits the whole rebalance timeout on Tansu.
         profile |= {
@@ -94,18 +145,35 @@ class _Sender:
         topic.send_soon(key=output.key, value=output.value, headers=cast(Any, output.headers))
 
 
+def record_tracer(settings: Settings, processor: str) -> RecordTracer | None:
+    """Build the worker's tracer; None when ``OTEL_TRACES_EXPORTER`` is ``none`` (default)."""
+    if not settings.trace_exporters:
+        return None
+    provider = build_provider(
+        settings.trace_exporters,
+        service_name=settings.otel_service_name,
+        service_instance=processor,
+        service_version=_package_version(),
+    )
+    return RecordTracer(provider, consumer_group=settings.app_id)
+
+
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     """Build the worker's Faust app and the runtime its agents share."""
     if settings.kafka_bootstrap_servers is None:
         raise ValueError("create_app needs KAFKA_BOOTSTRAP_SERVERS (the CLI starts a broker)")
     metrics = Metrics()
+    metrics.declare_topics(events=[time_entries.TOPIC], reference=reference.REFERENCE_TOPICS)
+    metrics.build_info.labels(version=_package_version(), rule_version=settings.rule_version).set(1)
+    processor = f"{settings.app_id}@{socket.gethostname()}"
     rt = Runtime(
         codec=AvroCodec(schema_source(settings)),
         book=ReferenceBook(),
         metrics=metrics,
         rule_version=settings.rule_version,
         topic_prefix=settings.topic_prefix,
-        processor=f"{settings.app_id}@{socket.gethostname()}",
+        processor=processor,
+        tracer=record_tracer(settings, processor),
     )
     app = faust.App(settings.app_id, **_faust_settings(settings))
     send = _Sender(app)
@@ -134,6 +202,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     async def publish_table_sizes() -> None:
         metrics.set_reference_sizes(rt.book.sizes())
 
+    _wire_operations(app, rt, settings)
+
     time_entries.register(
         app,
         rt,
@@ -154,6 +224,101 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         return self.json({"ready": ready, "tables": rt.book.sizes()}, status=200 if ready else 503)
 
     return app, rt
+
+
+def _package_version() -> str:
+    try:
+        return version("ledgerstream")
+    except PackageNotFoundError:  # pragma: no cover - a bare checkout
+        return "0+unknown"
+
+
+def _wire_operations(app: faust.App, rt: Runtime, settings: Settings) -> None:
+    """Heartbeat canaries, consumer lag, rebalances and the tracer's flush at shutdown."""
+    metrics = rt.metrics
+    known_topics = {rt.topic(time_entries.TOPIC)} | {
+        rt.topic(name) for name in reference.REFERENCE_TOPICS
+    }
+
+    if settings.heartbeat_interval_seconds > 0:
+        specs = {spec.name: spec for spec in load_topic_specs(settings.topics_file)}
+        partitions = range(specs[time_entries.TOPIC].partitions)
+        canary_topic = app.topic(rt.topic(time_entries.TOPIC))
+        sequence = itertools.count(1)
+
+        @app.timer(interval=settings.heartbeat_interval_seconds)
+        async def send_heartbeats() -> None:
+            try:
+                canaries = heartbeat.canaries(
+                    partitions, origin=rt.processor, sequence=next(sequence), now=datetime.now(UTC)
+                )
+                for canary in canaries:
+                    headers = canary.headers
+                    if rt.tracer is not None:
+                        headers = headers + rt.tracer.send_headers(
+                            rt.topic(time_entries.TOPIC), time_entries.TOPIC, canary.partition
+                        )
+                    canary_topic.send_soon(
+                        key=canary.key,
+                        value=rt.codec.encode(time_entries.TOPIC, canary.value),
+                        partition=canary.partition,
+                        headers=cast(Any, headers),
+                    )
+            except Exception:  # the heartbeat age going stale is the signal; keep running
+                _log.warning("could not send heartbeat canaries", exc_info=True)
+                return
+            metrics.heartbeats_sent.inc(len(canaries))
+
+    @app.timer(interval=5.0)
+    async def publish_consumer_lag() -> None:
+        try:
+            lags = await _consumer_lag(app, rt, known_topics)
+        except Exception:  # a metric must never stop the worker (e.g. mid-rebalance)
+            _log.debug("consumer lag not available yet", exc_info=True)
+            return
+        metrics.set_consumer_lag(lags)
+
+    async def count_rebalance(_app: Any, *args: Any, **_: Any) -> None:
+        assigned = {(tp.topic, tp.partition) for tp in (args[0] if args else ())}
+        ours = {(topic, partition) for topic, partition in assigned if topic in known_topics}
+        metrics.rebalances.inc()
+        metrics.assigned_partitions.set(len(ours))
+        # Positions and canary ages of partitions now owned elsewhere are stale.
+        for key in set(rt.positions) - ours:
+            del rt.positions[key]
+        metrics.heartbeat_ages.retain({(rt.logical(t), p) for t, p in ours})
+
+    # mode's Signal.connect is typed narrower than the receivers it calls.
+    app.on_partitions_assigned.connect(cast(Any, count_rebalance))
+
+    if rt.tracer is not None:
+        tracer = rt.tracer
+
+        async def flush_spans(_app: Any, *_args: Any, **_: Any) -> None:
+            tracer.shutdown()
+
+        app.on_before_shutdown.connect(cast(Any, flush_spans))
+
+
+async def _consumer_lag(
+    app: faust.App, rt: Runtime, known_topics: set[str]
+) -> dict[tuple[str, int], int]:
+    """Count the records between each assigned partition's high watermark and our position.
+
+    Standard on Apache Kafka; on the embedded broker watermarks under-report, so
+    lag does too (BROKER.md).
+    """
+    consumer = app.consumer
+    lags: dict[tuple[str, int], int] = {}
+    for tp in consumer.assignment():
+        if tp.topic not in known_topics:
+            continue  # Faust's own internal topics
+        highwater = consumer.highwater(tp)
+        processed = rt.positions.get((tp.topic, tp.partition))
+        position = processed + 1 if processed is not None else await consumer.position(tp)
+        if highwater is not None and position is not None:
+            lags[(rt.logical(tp.topic), tp.partition)] = max(0, highwater - position)
+    return lags
 
 
 @contextlib.contextmanager

@@ -10,6 +10,18 @@ Profiles:
       that only that broker needs (short rebalance timeout, one-record batches on
       changelog topics).
     * cluster: ``KAFKA_BOOTSTRAP_SERVERS`` is set; nothing is started.
+
+OpenTelemetry: ``OTEL_TRACES_EXPORTER`` (``none`` by default: no spans are
+created at all; ``otlp`` = OTLP over HTTP/protobuf; ``console``),
+``OTEL_SERVICE_NAME`` and ``OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL`` are read
+here. The other standard ``OTEL_*`` variables (``OTEL_EXPORTER_OTLP_ENDPOINT``,
+``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_RESOURCE_ATTRIBUTES``,
+``OTEL_TRACES_SAMPLER[_ARG]``, ``OTEL_BSP_*`` ...) are read by the OpenTelemetry
+SDK itself, as its documented contract: ledgerstream neither reads nor logs them
+(exporter headers may carry credentials).
+
+Secrets (SASL password, SSL key password, registry credentials) are
+``SecretStr``: they never appear in a repr, a log line or an error message.
 """
 
 from __future__ import annotations
@@ -27,7 +39,12 @@ class Settings(BaseSettings):
     """Runtime configuration of ledgerstream (frozen once read)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="LEDGERSTREAM_", frozen=True, extra="ignore", populate_by_name=True
+        env_prefix="LEDGERSTREAM_",
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+        # `VAR=` counts as unset: compose files pass optional secrets as `${VAR:-}`.
+        env_ignore_empty=True,
     )
 
     kafka_bootstrap_servers: str | None = Field(
@@ -51,6 +68,16 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: Path | None = Field(
+        default=None, description="CA bundle (PEM) that signs the brokers' certificates."
+    )
+    kafka_ssl_certificate_location: Path | None = Field(
+        default=None, description="Client certificate (PEM) for mutual TLS."
+    )
+    kafka_ssl_key_location: Path | None = Field(
+        default=None, description="Client private key (PEM) for mutual TLS."
+    )
+    kafka_ssl_key_password: SecretStr | None = None
 
     profile: Literal["auto", "embedded", "cluster"] = Field(
         default="auto",
@@ -71,6 +98,29 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=500, ge=1, description="Events taken per batch.")
     batch_within_seconds: float = Field(default=0.05, gt=0)
     log_level: str = "info"
+    heartbeat_interval_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds between synthetic canary events per partition; 0 = none sent.",
+    )
+    otel_traces_exporter: str = Field(
+        default="none",
+        validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "otel_traces_exporter"),
+        description="Span exporters, comma-separated: none (default), otlp, console.",
+    )
+    otel_service_name: str = Field(
+        default="ledgerstream",
+        validation_alias=AliasChoices("OTEL_SERVICE_NAME", "otel_service_name"),
+    )
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] = Field(
+        default="http/protobuf",
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "otel_exporter_otlp_protocol",
+        ),
+        description="Only OTLP over HTTP/protobuf is shipped (no gRPC).",
+    )
 
     @property
     def embedded(self) -> bool:
@@ -100,7 +150,26 @@ class Settings(BaseSettings):
             config["sasl.username"] = self.kafka_sasl_username
         if self.kafka_sasl_password is not None:
             config["sasl.password"] = self.kafka_sasl_password.get_secret_value()
+        ssl_files = {
+            "ssl.ca.location": self.kafka_ssl_ca_location,
+            "ssl.certificate.location": self.kafka_ssl_certificate_location,
+            "ssl.key.location": self.kafka_ssl_key_location,
+        }
+        config |= {key: str(path) for key, path in ssl_files.items() if path is not None}
+        if self.kafka_ssl_key_password is not None:
+            config["ssl.key.password"] = self.kafka_ssl_key_password.get_secret_value()
         return config
+
+    @property
+    def kafka_uses_ssl(self) -> bool:
+        """True when the cluster is reached over TLS (``SSL`` or ``SASL_SSL``)."""
+        return self.kafka_security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def trace_exporters(self) -> tuple[str, ...]:
+        """The span exporters asked for (empty: tracing is off, no span is created)."""
+        names = (name.strip().lower() for name in self.otel_traces_exporter.split(","))
+        return tuple(name for name in names if name and name != "none")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -21,6 +21,7 @@ confluent-kafka error::
      |    +-- BrokerStartError              BROKER_START_FAILED
      |    +-- TopicMismatchError            TOPIC_MISMATCH
      |    +-- TopicsFileError               INVALID_TOPICS_FILE (field)
+     |    +-- SyntheticMarkError            INVALID_SYNTHETIC_MARK (field)
      +-- TransientError                                       -> retry, then DLQ
           +-- RegistryUnavailableError      SCHEMA_REGISTRY_UNAVAILABLE
           +-- KafkaAdminError               KAFKA_ERROR         (kafka_code)
@@ -48,6 +49,7 @@ __all__ = [
     "RegistryUnavailableError",
     "SchemaCatalogError",
     "SchemaNotRegisteredError",
+    "SyntheticMarkError",
     "TopicMismatchError",
     "TopicsFileError",
     "UnknownSchemaIdError",
@@ -176,6 +178,12 @@ class TopicsFileError(PermanentError):
     """``deploy/topics.yaml`` is unreadable or malformed (the entry is named)."""
 
     code: ClassVar[str] = "INVALID_TOPICS_FILE"
+
+
+class SyntheticMarkError(PermanentError):
+    """A record carries one mark of a heartbeat canary but not the other (header, key prefix)."""
+
+    code: ClassVar[str] = "INVALID_SYNTHETIC_MARK"
 
 
 class ProduceError(TransientError):

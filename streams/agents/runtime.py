@@ -3,23 +3,35 @@
 An agent hands each consumed record to :meth:`Runtime.process` with a handler
 (decode → domain rule → encode). Whatever the handler raises becomes a dead
 letter carrying the original bytes, so Faust never acks a record that vanished.
+
+``process`` is also where every record is measured and traced: its span (when
+tracing is on), its outcome and processing time, its end-to-end latency, and
+the heartbeat canaries, whose outputs it drops so they reach no sink.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from time import perf_counter
 from typing import TypeVar
 
 from pydantic import BaseModel
 
 from streams.adapters.avro import AvroCodec
-from streams.adapters.dlq import Headers, SourceRecord, build_dead_letter
+from streams.adapters.dlq import Headers, SourceRecord, build_dead_letter, describe_error
+from streams.adapters.heartbeat import canary_book, is_synthetic, produced_at
 from streams.adapters.metrics import Metrics, Outcome
+from streams.adapters.tracing import RecordSpan, RecordTracer, traced_headers
+from streams.domain.commands import PostLedgerEntry
 from streams.domain.events import parse_event
 from streams.domain.exceptions import LedgerstreamError
 from streams.domain.reference import ReferenceBook
+
+_log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -51,6 +63,15 @@ class Runtime:
     rule_version: str
     topic_prefix: str = ""
     processor: str = field(default_factory=socket.gethostname)
+    tracer: RecordTracer | None = None
+    canaries: ReferenceBook = field(default_factory=canary_book)
+    #: Last offset processed per (physical topic, partition): the consumer-lag gauge.
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+    # The record being processed (set by `process`; agents are synchronous inside it).
+    _span: RecordSpan | None = field(default=None, init=False, repr=False)
+    _synthetic: bool = field(default=False, init=False, repr=False)
+    _event_time: datetime | None = field(default=None, init=False, repr=False)
+    _actions: list[str] = field(default_factory=list, init=False, repr=False)
 
     def topic(self, logical_name: str) -> str:
         """Return the physical name of a logical topic."""
@@ -61,13 +82,70 @@ class Runtime:
         return physical_name.removeprefix(self.topic_prefix)
 
     def process(self, record: SourceRecord, handler: Handler) -> list[Output]:
-        """Run one record through a handler; any failure becomes a dead letter."""
+        """Run one record through a handler in its span; any failure becomes a dead letter.
+
+        A heartbeat canary takes the same path against the canary reference book;
+        its outputs are dropped here (no sink, no dead letter) and only its
+        freshness is kept.
+        """
+        started = perf_counter()
+        topic = self.logical(record.topic)
+        self.positions[(record.topic, record.partition)] = record.offset
+        span = None if self.tracer is None else self._start_span(self.tracer, record, topic)
+        self._span, self._synthetic, self._event_time = span, False, None
+        self._actions.clear()
         try:
+            self._synthetic = is_synthetic(record)
             outcome, outputs = handler(record)
         except Exception as exc:
-            outcome, outputs = Outcome.DEAD_LETTERED, [self.dead_letter(record, exc)]
-        self.metrics.events.labels(topic=self.logical(record.topic), outcome=outcome).inc()
+            if span is not None:
+                span.fail(exc, describe_error(exc)[0])
+            if self._synthetic:
+                outcome, outputs = Outcome.SYNTHETIC, []
+                self.metrics.heartbeat_failures.inc()
+                _log.warning("heartbeat canary failed on %s: %s", topic, exc)
+            else:
+                outcome, outputs = Outcome.DEAD_LETTERED, [self.dead_letter(record, exc, span)]
+        else:
+            if self._synthetic:
+                outcome, outputs = Outcome.SYNTHETIC, []
+                self.metrics.heartbeat_ages.seen(topic, record.partition, produced_at(record))
+            else:
+                for action in self._actions:
+                    self.metrics.count_command(action)
+                if self._event_time is not None:
+                    self.metrics.observe_end_to_end(topic, self._event_time)
+        if span is not None:
+            span.end(outcome, synthetic=self._synthetic)
+        self.metrics.count_event(topic, outcome, perf_counter() - started)
         return outputs
+
+    @staticmethod
+    def _start_span(tracer: RecordTracer, record: SourceRecord, topic: str) -> RecordSpan | None:
+        """Start the record's span; a tracing fault never costs the record itself."""
+        try:
+            return tracer.start(record, topic)
+        except Exception:
+            _log.warning("tracing: no span for %s[%d]", topic, record.partition, exc_info=True)
+            return None
+
+    @property
+    def current_book(self) -> ReferenceBook:
+        """The book the record in process posts against (the canary book for a canary)."""
+        return self.canaries if self._synthetic else self.book
+
+    def command_output(self, command: PostLedgerEntry, record: SourceRecord) -> Output:
+        """Encode a command of the record in process, stamped with its trace, to the sink."""
+        fields = command.model_dump()
+        headers: Headers = list(record.headers)
+        span = self._span
+        if span is not None:
+            fields["trace_id"], fields["span_id"] = span.trace_id, span.span_id
+            headers = traced_headers(headers, span)
+        value = self.codec.encode(COMMANDS_TOPIC, fields)
+        self._actions.append(command.action)
+        self._event_time = command.source.event_time
+        return Output(self.topic(COMMANDS_TOPIC), command.entity_id.encode(), value, headers)
 
     def decode(self, logical_topic: str, record: SourceRecord, model: type[M]) -> M:
         """Decode a record's Avro value and validate it into a domain model.
@@ -82,9 +160,18 @@ class Runtime:
             exc.schema_id = decoded.schema_id
             raise
 
-    def dead_letter(self, record: SourceRecord, error: BaseException) -> Output:
-        """Encode the dead letter of a failed record (original bytes kept)."""
-        letter = build_dead_letter(record, error, processor=self.processor)
+    def dead_letter(
+        self, record: SourceRecord, error: BaseException, span: RecordSpan | None = None
+    ) -> Output:
+        """Encode the dead letter of a failed record (original bytes, trace ids kept)."""
+        letter = build_dead_letter(
+            record,
+            error,
+            processor=self.processor,
+            trace_id=None if span is None else span.trace_id,
+            span_id=None if span is None else span.span_id,
+        )
         self.metrics.dead_letters.labels(code=letter.code).inc()
         value = self.codec.encode(DLQ_TOPIC, letter.envelope)
-        return Output(self.topic(DLQ_TOPIC), letter.key, value, letter.headers)
+        headers = letter.headers if span is None else letter.headers + span.headers
+        return Output(self.topic(DLQ_TOPIC), letter.key, value, headers)

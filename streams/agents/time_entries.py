@@ -16,7 +16,7 @@ from typing import Any
 from streams.adapters.dlq import SourceRecord
 from streams.adapters.metrics import Outcome
 from streams.agents.records import source_record
-from streams.agents.runtime import COMMANDS_TOPIC, Handled, Output, Runtime
+from streams.agents.runtime import Handled, Output, Runtime
 from streams.domain.commands import SourceRef
 from streams.domain.events import TimeEntryRecorded
 from streams.domain.rules.outcome import Held
@@ -38,16 +38,10 @@ def handle_time_entry(rt: Runtime, record: SourceRecord) -> Handled:
         offset=record.offset,
         event_time=entry.recorded_at,
     )
-    result = post_time_entry(entry, rt.book, source=source, rule_version=rt.rule_version)
+    result = post_time_entry(entry, rt.current_book, source=source, rule_version=rt.rule_version)
     if isinstance(result, Held):
         return Outcome.HELD, []
-    sink = rt.topic(COMMANDS_TOPIC)
-    outputs = []
-    for command in result.commands:
-        value = rt.codec.encode(COMMANDS_TOPIC, command.model_dump())
-        outputs.append(Output(sink, command.entity_id.encode(), value, list(record.headers)))
-        rt.metrics.commands.labels(action=command.action).inc()
-    return Outcome.POSTED, outputs
+    return Outcome.POSTED, [rt.command_output(command, record) for command in result.commands]
 
 
 def register(

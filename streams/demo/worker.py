@@ -84,21 +84,30 @@ class WorkerProcess:
             f"worker not ready after {timeout}s; see {self.log_path}:\n{self.tail()}"
         )
 
+    def metrics_text(self) -> str:
+        """Scrape ``/metrics`` and return the exposition as it came."""
+        _status, body = self._get("/metrics")
+        return body.decode()
+
     def metrics(self) -> Samples:
         """Scrape ``/metrics`` and return {(sample name, labels): value}."""
-        _status, body = self._get("/metrics")
         samples: Samples = {}
-        for family in text_string_to_metric_families(body.decode()):
+        for family in text_string_to_metric_families(self.metrics_text()):
             for sample in family.samples:
                 samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
         return samples
 
     def events_consumed(self, topic: str) -> dict[str, float]:
-        """Return the records of ``topic`` consumed so far, by outcome."""
+        """Return the real records of ``topic`` consumed so far, by outcome.
+
+        Outcomes still at 0 and heartbeat canaries (outcome ``synthetic``) are left out.
+        """
         outcomes: dict[str, float] = {}
         for (name, labels), value in self.metrics().items():
             if name == "ledgerstream_events_consumed_total" and ("topic", topic) in labels:
-                outcomes[dict(labels)["outcome"]] = value
+                outcome = dict(labels)["outcome"]
+                if value and outcome != "synthetic":
+                    outcomes[outcome] = value
         return outcomes
 
     def tail(self, lines: int = 30) -> str:

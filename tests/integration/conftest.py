@@ -64,9 +64,12 @@ class Stack:
     def flush(self) -> None:
         self.producer.flush()
 
-    def worker(self) -> WorkerProcess:
-        """Start a worker of this test's consumer group (stopped at teardown)."""
-        env = {
+    def worker(self, **extra_env: str) -> WorkerProcess:
+        """Start a worker of this test's consumer group (stopped at teardown).
+
+        ``extra_env`` adds variables (e.g. ``OTEL_TRACES_EXPORTER="otlp"``).
+        """
+        env = extra_env | {
             "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers or "",
             "LEDGERSTREAM_PROFILE": "embedded",
             "LEDGERSTREAM_APP_ID": self.settings.app_id,
