@@ -12,6 +12,7 @@ and signals behind the lag, table-size and rebalance metrics.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
@@ -24,6 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, cast
 
 import faust
+import uvloop
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from faust.types.auth import CredentialsT
 
@@ -43,6 +45,13 @@ from streams.settings import Settings
 _log = logging.getLogger(__name__)
 
 EXIT_FATAL = 70
+
+
+def _stop_hard(error: BaseException) -> None:
+    """Stop the worker at once, committing nothing: the records are consumed again."""
+    _log.critical("cannot dead-letter a record; stopping the worker", exc_info=error)
+    logging.shutdown()
+    os._exit(EXIT_FATAL)
 
 
 def schema_source(settings: Settings) -> SchemaSource:
@@ -174,6 +183,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         topic_prefix=settings.topic_prefix,
         processor=processor,
         tracer=record_tracer(settings, processor),
+        on_fatal=_stop_hard,
     )
     app = faust.App(settings.app_id, **_faust_settings(settings))
     send = _Sender(app)
@@ -192,11 +202,10 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     async def load_reference_data() -> None:
         try:
             await loader.run()
-        except Exception:
+        except Exception as exc:
             # Without complete reference data nothing can post: stop the worker
             # hard so no offset is committed past unprocessed records.
-            _log.exception("reference loader failed; stopping the worker")
-            os._exit(EXIT_FATAL)
+            _stop_hard(exc)
 
     @app.timer(interval=1.0)
     async def publish_table_sizes() -> None:
@@ -335,6 +344,7 @@ def cluster(settings: Settings) -> Iterator[Settings]:
 
 def run_worker(settings: Settings) -> None:
     """Run one worker until SIGINT/SIGTERM (Faust's own worker loop)."""
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # before Faust makes its loop
     app, _ = create_app(settings)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()

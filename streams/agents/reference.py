@@ -16,7 +16,6 @@ from typing import Any
 
 from streams.adapters.dlq import SourceRecord
 from streams.adapters.metrics import Outcome
-from streams.agents.records import source_record
 from streams.agents.runtime import Handled, Output, Runtime
 from streams.domain.exceptions import LedgerstreamError
 from streams.domain.reference import (
@@ -80,6 +79,4 @@ def register(app: Any, rt: Runtime, *, send: Callable[[Output], None]) -> None:
     @app.agent(topics, name="reference")
     async def reference(stream: Any) -> None:
         async for events in stream.take_events(500, 0.2):
-            for event in events:
-                for output in rt.process(source_record(event.message), handle):
-                    send(output)
+            rt.process_batch(events, handle, send)

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from time import perf_counter
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -26,6 +26,7 @@ from streams.adapters.dlq import Headers, SourceRecord, build_dead_letter, descr
 from streams.adapters.heartbeat import canary_book, is_synthetic, produced_at
 from streams.adapters.metrics import Metrics, Outcome
 from streams.adapters.tracing import RecordSpan, RecordTracer, traced_headers
+from streams.agents.records import source_record
 from streams.domain.commands import PostLedgerEntry
 from streams.domain.events import parse_event
 from streams.domain.exceptions import LedgerstreamError
@@ -64,6 +65,8 @@ class Runtime:
     topic_prefix: str = ""
     processor: str = field(default_factory=socket.gethostname)
     tracer: RecordTracer | None = None
+    #: Called when the dead-letter path itself fails (the app stops the worker hard).
+    on_fatal: Callable[[BaseException], None] = field(default=lambda _exc: None)
     canaries: ReferenceBook = field(default_factory=canary_book)
     #: Last offset processed per (physical topic, partition): the consumer-lag gauge.
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -80,6 +83,23 @@ class Runtime:
     def logical(self, physical_name: str) -> str:
         """Return the logical name (DESIGN.md §2) of a physical topic."""
         return physical_name.removeprefix(self.topic_prefix)
+
+    def process_batch(
+        self, events: Iterable[Any], handler: Handler, send: Callable[[Output], None]
+    ) -> None:
+        """Process a batch of Faust events and queue their outputs.
+
+        A failure here is a failure of the dead-letter path itself (every record
+        error already became a dead letter): Faust would ack the batch anyway, so
+        ``on_fatal`` stops the worker before any offset past it is committed.
+        """
+        try:
+            for event in events:
+                for output in self.process(source_record(event.message), handler):
+                    send(output)
+        except Exception as exc:
+            self.on_fatal(exc)
+            raise
 
     def process(self, record: SourceRecord, handler: Handler) -> list[Output]:
         """Run one record through a handler in its span; any failure becomes a dead letter.

@@ -15,7 +15,6 @@ from typing import Any
 
 from streams.adapters.dlq import SourceRecord
 from streams.adapters.metrics import Outcome
-from streams.agents.records import source_record
 from streams.agents.runtime import Handled, Output, Runtime
 from streams.domain.commands import SourceRef
 from streams.domain.events import TimeEntryRecorded
@@ -64,7 +63,5 @@ def register(
         await ready.wait()
         async for events in stream.take_events(batch_size, within):
             started = perf_counter()
-            for event in events:
-                for output in rt.process(source_record(event.message), handle):
-                    send(output)
+            rt.process_batch(events, handle, send)
             histogram.observe(perf_counter() - started)
