@@ -8,10 +8,13 @@ read back is checked for balance independently of the code that built it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -29,6 +32,7 @@ from streams.settings import Settings
 COMMANDS = "acct.ledger-commands"
 DLQ = "ledgerstream.dlq"
 ENTRIES = "pm.time-entries"
+RATE_WINDOW_SECONDS = 5.0
 
 
 @dataclass
@@ -108,9 +112,30 @@ def run_demo(
     out: TextIO = sys.stdout,
     timeout: float = 600.0,
 ) -> DemoSummary:
-    """Run the demo; with ``once`` stop after the sample set, else run until Ctrl-C."""
-    with cluster(settings) as live_settings:
-        return _run(live_settings, once=once, events=events, rate=rate, out=out, timeout=timeout)
+    """Run the demo; with ``once`` stop after the sample set, else run until Ctrl-C.
+
+    SIGTERM and SIGHUP (a closed terminal) stop it like Ctrl-C. The first of them
+    starts an orderly stop (worker, then broker); later ones are ignored, so a
+    second signal cannot cut the stop short and orphan the children.
+    """
+    previous = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
+    try:
+        with cluster(settings) as live_settings:
+            return _run(
+                live_settings, once=once, events=events, rate=rate, out=out, timeout=timeout
+            )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _start_worker(settings: Settings, out: TextIO) -> WorkerProcess:
@@ -151,44 +176,65 @@ def _run(
         summary.events_in += publish(producer, codec, settings, sample.time_entries(events))
         producer.flush()
         started = time.monotonic()
-        first_processed: float | None = None
-        next_entry = events + 1
+        throughput = _Throughput(average=once)
         while True:
             _drain(reader, codec, settings, summary)
             outcomes = worker.events_consumed(ENTRIES)
             summary.processed = int(sum(outcomes.values()))
             summary.held = int(outcomes.get("held", 0))
             now = time.monotonic()
-            first_processed = first_processed or (now if summary.processed else None)
-            if first_processed is not None and now > first_processed:
-                summary.events_per_second = summary.processed / (now - first_processed)
+            summary.events_per_second = throughput.update(now, summary.processed)
             summary.seconds = now - started
             live.show(summary)
             if once and summary.processed >= summary.events_in:
                 _drain_until_idle(reader, codec, settings, summary)
                 break
             if once and now - started > timeout:
-                raise TimeoutError(
-                    f"demo did not finish in {timeout}s; worker log:\n{worker.tail()}"
-                )
+                raise TimeoutError(f"demo did not finish in {timeout}s:\n{worker.tail()}")
             if not worker.running:
                 raise RuntimeError(f"the worker stopped; its log:\n{worker.tail()}")
             if not once and rate > 0:
-                batch = max(1, int(rate / 4))
-                summary.events_in += publish(
-                    producer, codec, settings, sample.time_entries(batch, start=next_entry)
-                )
-                next_entry += batch
-                producer.flush()
-                time.sleep(0.25)
+                # keep publishing at `rate`: whatever is due since the live phase began
+                due = events + int(rate * (now - started)) - summary.events_in
+                if due > 0:
+                    first = summary.events_in + 1
+                    summary.events_in += publish(
+                        producer, codec, settings, sample.time_entries(due, start=first)
+                    )
+                    producer.flush()
     except KeyboardInterrupt:
         pass
     finally:
-        live.show(summary, force=True)
-        out.write("\n")
+        # children run in their own sessions (a Ctrl-C must not kill the broker
+        # under the worker): stop them here, in order, before anything can fail
         worker.stop()
         reader.close()
+        with contextlib.suppress(OSError):  # e.g. `make run | tee` lost its reader
+            live.show(summary, force=True)
+            out.write("\n")
     return summary
+
+
+class _Throughput:
+    """Events per second: averaged over the sample set, or over the last seconds live."""
+
+    def __init__(self, *, average: bool) -> None:
+        self._average = average
+        self._first: float | None = None
+        self._recent: deque[tuple[float, int]] = deque()
+
+    def update(self, now: float, processed: int) -> float:
+        if processed and self._first is None:
+            self._first = now
+        self._recent.append((now, processed))
+        while now - self._recent[0][0] > RATE_WINDOW_SECONDS:
+            self._recent.popleft()
+        if self._average:
+            if self._first is None or now <= self._first:
+                return 0.0
+            return processed / (now - self._first)
+        since, then = self._recent[0]
+        return (processed - then) / (now - since) if now > since else 0.0
 
 
 def _drain(reader: TopicReader, codec: AvroCodec, settings: Settings, summary: DemoSummary) -> int:
