@@ -245,6 +245,10 @@ class Leg:
     """A line to be posted, in the transaction currency, before base conversion.
 
     A negative ``amount`` is posted as its absolute value on the other side.
+    ``base_amount``, when set, is the line's carried base amount (e.g. the WIP
+    accrued earlier, relieved at its historical base) instead of ``amount`` at
+    the command's rate; it has the sign of ``amount`` (or, for an amount of
+    zero, its own sign decides the side).
     """
 
     account: Account | str
@@ -252,6 +256,7 @@ class Leg:
     amount: Decimal
     dimensions: Dimensions = field(default_factory=Dimensions)
     memo: str = ""
+    base_amount: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +284,8 @@ def build_command(entity: LegalEntity, draft: CommandDraft, fx: FxProvenance) ->
     balance, one extra line on the entity's Rounding account (7950 unless
     overridden) carries the residual as its ``base_amount`` with ``amount`` 0, on
     the side that balances, tagged with the first leg's dimensions. Accounts are
-    resolved through the entity's ``account_overrides``.
+    resolved through the entity's ``account_overrides``. A leg with a
+    ``base_amount`` keeps it (a carried historical base) instead of converting.
 
     Args:
         entity: The posting entity (base currency, rounding mode, chart overrides).
@@ -300,10 +306,15 @@ def build_command(entity: LegalEntity, draft: CommandDraft, fx: FxProvenance) ->
     residual = Decimal(0)
     for leg in draft.legs:
         side = leg.side
-        if leg.amount < 0:
+        signed = leg.amount if leg.amount or leg.base_amount is None else leg.base_amount
+        if signed < 0:
             side = Side.CREDIT if side is Side.DEBIT else Side.DEBIT
         amount = leg.amount.copy_abs()
-        base = convert_amount(amount, fx.rate, base_ccy, mode)
+        base = (
+            convert_amount(amount, fx.rate, base_ccy, mode)
+            if leg.base_amount is None
+            else leg.base_amount.copy_abs()
+        )
         residual = MONEY_CONTEXT.add(residual, base if side is Side.DEBIT else -base)
         lines.append(
             PostingLine(

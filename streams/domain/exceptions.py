@@ -11,9 +11,12 @@ the offending input field when one is known (DLQ ``field``)::
           |    |    +-- UnknownCurrencyError  UNKNOWN_CURRENCY
           |    +-- NoBillingRateError   NO_BILLING_RATE
           |    +-- UnbalancedCommandError  UNBALANCED_COMMAND
+          |    +-- AlreadyBilledError   ALREADY_BILLED     (an entry on two live invoices)
+          |    +-- BalanceExceededError BALANCE_EXCEEDED   (pays/credits/draws more than open)
           +-- TransientError                                -> park / retry, then DLQ
                +-- MissingReferenceError  MISSING_REFERENCE (kind, key)
                +-- MissingFxRateError     MISSING_FX_RATE   (kind "fx_rate", key "FROM/TO")
+               +-- UnpostedSourceError    UNPOSTED_SOURCE   (kind, key: not posted yet)
 
 Adapters translate foreign errors (Avro, Kafka) into their own subclasses of
 ``PermanentError`` / ``TransientError`` at their boundary.
@@ -25,6 +28,8 @@ from datetime import date, timedelta
 from typing import ClassVar
 
 __all__ = [
+    "AlreadyBilledError",
+    "BalanceExceededError",
     "InvalidEventError",
     "LedgerstreamError",
     "MissingFxRateError",
@@ -34,6 +39,7 @@ __all__ = [
     "TransientError",
     "UnbalancedCommandError",
     "UnknownCurrencyError",
+    "UnpostedSourceError",
 ]
 
 
@@ -86,6 +92,18 @@ class UnbalancedCommandError(PermanentError):
     """A posting command does not balance, or has a malformed line: never sent."""
 
     code: ClassVar[str] = "UNBALANCED_COMMAND"
+
+
+class AlreadyBilledError(PermanentError):
+    """An invoice bills a time entry or expense that a live invoice already billed."""
+
+    code: ClassVar[str] = "ALREADY_BILLED"
+
+
+class BalanceExceededError(PermanentError):
+    """A payment, credit memo or retainer drawdown exceeds what is open to relieve."""
+
+    code: ClassVar[str] = "BALANCE_EXCEEDED"
 
 
 class MissingReferenceError(TransientError):
@@ -159,3 +177,25 @@ class MissingFxRateError(TransientError):
             (self.from_currency, self.to_currency, self.on, self.max_staleness_days),
             self.__dict__,
         )
+
+
+class UnpostedSourceError(TransientError):
+    """A source record an event relies on has not been posted yet (park until it is).
+
+    Attributes:
+        kind: The source type, e.g. ``"time_entry"`` or ``"invoice"``.
+        key: The source id, e.g. ``"TE-1"``.
+
+    """
+
+    code: ClassVar[str] = "UNPOSTED_SOURCE"
+
+    def __init__(self, kind: str, key: str, *, field: str | None = None) -> None:
+        """Name the unposted source by type and id."""
+        super().__init__(f"{kind} {key!r} has not been posted", field=field)
+        self.kind = kind
+        self.key = key
+
+    def __reduce__(self) -> tuple[type[UnpostedSourceError], tuple[str, str], dict[str, object]]:
+        """Pickle with the constructor's arguments (the default would pass the message)."""
+        return (type(self), (self.kind, self.key), self.__dict__)

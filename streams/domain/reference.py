@@ -38,6 +38,7 @@ __all__ = [
     "RefKind",
     "ReferenceBook",
     "ReferenceModel",
+    "TaxRounding",
     "fx_key",
 ]
 
@@ -56,6 +57,13 @@ class _Reference(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class TaxRounding(StrEnum):
+    """Where an entity rounds invoice tax: each line, or once per tax code per invoice."""
+
+    PER_LINE = "PER_LINE"
+    PER_INVOICE = "PER_INVOICE"
+
+
 class LegalEntity(_Reference):
     """A legal entity that books postings: base currency, timezone, policies."""
 
@@ -68,6 +76,7 @@ class LegalEntity(_Reference):
     rounding_mode: RoundingMode = RoundingMode.HALF_UP
     account_overrides: dict[str, str] = Field(default_factory=dict)
     fx_max_staleness_days: int = Field(default=5, ge=0)
+    tax_rounding: TaxRounding = TaxRounding.PER_INVOICE
 
     @property
     def zone(self) -> ZoneInfo:

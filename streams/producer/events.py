@@ -24,6 +24,8 @@ from streams.adapters.avro import SchemaCatalog, SchemaVersion, from_json_form, 
 from streams.adapters.exceptions import JsonFormError
 from streams.domain.events import ExpenseRecorded, TimeEntryRecorded, parse_event
 from streams.domain.exceptions import InvalidEventError
+from streams.domain.invoices import InvoiceIssued
+from streams.domain.payments import PaymentReceived
 from streams.domain.reference import Customer, Employee, FxRate, LegalEntity, Project, fx_key
 from streams.producer.exceptions import EventRejectedError
 
@@ -50,6 +52,8 @@ EVENT_TOPICS: Final[Mapping[str, EventSpec]] = {
     for spec in (
         EventSpec("pm.time-entries", TimeEntryRecorded, _field("entry_id")),
         EventSpec("pm.expenses", ExpenseRecorded, _field("expense_id")),
+        EventSpec("pm.invoices", InvoiceIssued, _field("invoice_id")),
+        EventSpec("pm.payments", PaymentReceived, _field("payment_id")),
         EventSpec("pm.customers", Customer, _field("customer_id")),
         EventSpec("pm.projects", Project, _field("project_id")),
         EventSpec("pm.employees", Employee, _field("employee_id")),

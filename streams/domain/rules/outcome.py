@@ -1,4 +1,4 @@
-"""What a posting rule decided for one event: post these commands, or hold it."""
+"""What a posting rule decided for one event: post these commands, hold it, or skip it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from streams.domain.commands import PostLedgerEntry
 
-__all__ = ["Held", "Posted"]
+__all__ = ["Held", "Posted", "Skipped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,5 +19,12 @@ class Posted:
 @dataclass(frozen=True, slots=True)
 class Held:
     """Post nothing yet; a later version of the event (e.g. approval) will post."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Post nothing, deliberately and counted: an identical or older version (a replay)."""
 
     reason: str

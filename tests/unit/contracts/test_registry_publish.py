@@ -129,5 +129,6 @@ def test_the_cli_registers_and_prints_ids(
     assert any(line.startswith("  registered pm.time-entries-value") for line in out)
     assert any(line.startswith("  unchanged  pm.time-entries-value") for line in out)
     assert out[-1].endswith(
-        f"{len(CATALOG.all_versions())} version(s) of 9 subject(s), 0 newly registered"
+        f"{len(CATALOG.all_versions())} version(s) of {len(CATALOG.subjects())} subject(s), "
+        "0 newly registered"
     )

@@ -1,0 +1,256 @@
+"""Post any source event against the table of what was posted: corrections, replays, holds.
+
+``post_event(ledger, event, book, ...) -> Step`` is the one entry point the agents
+and the offline dry run use. It compares the event's version with what the
+posted-records table holds for its source record:
+
+- nothing posted, or an older version: undo the earlier version's effects, run the
+  event's rule against that state, and send a REVERSE of every earlier command
+  (mirrored lines, ``reverses`` = its id) followed by the new POSTs;
+- the same or an older version than the last posted (a replay, a late duplicate):
+  post nothing, count it (``PostedLedger.skipped``);
+- a version the rule holds (awaiting approval): nothing changes; the last posted
+  version, if any, stays until an approved one arrives.
+
+``post_deletion`` reverses what a deleted record posted. Every step also says what
+the project system should hear (``SyncFeedback``): posted, held, reversed, released.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from streams.domain.commands import CommandAction, PostLedgerEntry, Side, SourceRef, command_id
+from streams.domain.events import ExpenseRecorded, TimeEntryRecorded
+from streams.domain.exceptions import AlreadyBilledError
+from streams.domain.feedback import FeedbackStatus, SyncFeedback
+from streams.domain.invoices import InvoiceIssued
+from streams.domain.payments import PaymentReceived
+from streams.domain.posted import Delta, Effects, PostedLedger, PostedRecord, wip_key
+from streams.domain.reference import ReferenceBook
+from streams.domain.rules.booking import Booked
+from streams.domain.rules.expense import post_expense
+from streams.domain.rules.invoice import post_invoice
+from streams.domain.rules.outcome import Held, Posted, Skipped
+from streams.domain.rules.payment import post_payment
+from streams.domain.rules.time_entry import post_time_entry
+
+__all__ = [
+    "SourceEvent",
+    "Step",
+    "StepOutcome",
+    "identity",
+    "post_deletion",
+    "post_event",
+    "reverse_command",
+]
+
+SourceEvent: TypeAlias = TimeEntryRecorded | ExpenseRecorded | InvoiceIssued | PaymentReceived
+StepOutcome: TypeAlias = Posted | Held | Skipped
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The table after one event, what the rule decided, and the feedback to send."""
+
+    ledger: PostedLedger
+    outcome: StepOutcome
+    feedback: tuple[SyncFeedback, ...] = ()
+
+
+def identity(event: SourceEvent) -> tuple[str, str, int]:
+    """Return an event's source type, id and version (``("time_entry", "TE-1", 2)``)."""
+    if isinstance(event, TimeEntryRecorded):
+        return "time_entry", event.entry_id, event.version
+    if isinstance(event, ExpenseRecorded):
+        return "expense", event.expense_id, event.version
+    if isinstance(event, InvoiceIssued):
+        return "invoice", event.invoice_id, event.version
+    return "payment", event.payment_id, event.version
+
+
+def reverse_command(
+    command: PostLedgerEntry, source: SourceRef, rule_version: str
+) -> PostLedgerEntry:
+    """Reverse a posted command: the same lines and amounts with the sides swapped.
+
+    The reversal keeps the original's entity, date, period, rate and approval; its
+    ``source`` is the record that caused it (a new version, a deletion) and its id
+    is ``command_id(type, id, version, rule_version, "reverse:<original id>")``.
+    """
+    data: dict[str, Any] = command.model_dump()
+    for line in data["lines"]:
+        line["side"] = Side.CREDIT if line["side"] is Side.DEBIT else Side.DEBIT
+    data |= {
+        "command_id": command_id(
+            source.type, source.id, source.version, rule_version, f"reverse:{command.command_id}"
+        ),
+        "action": CommandAction.REVERSE,
+        "reverses": command.command_id,
+        "source": source.model_dump(),
+        "rule_version": rule_version,
+        "memo": f"Reversal: {command.memo}",
+    }
+    return PostLedgerEntry.model_validate(data)
+
+
+def post_event(
+    ledger: PostedLedger,
+    event: SourceEvent,
+    book: ReferenceBook,
+    *,
+    source: SourceRef,
+    rule_version: str,
+) -> Step:
+    """Post a source event version: reverse what its earlier version posted, post the new.
+
+    Args:
+        ledger: The posted-records table before the event.
+        event: A time entry, expense, invoice (or credit memo) or payment version.
+        book: Reference data.
+        source: Where the event was read; type, id and version must be the event's.
+        rule_version: Version of the rules, part of every ``command_id``.
+
+    Returns:
+        The new table, the outcome (REVERSE then POST commands, Held or Skipped)
+        and the sync feedback (POSTED, HELD, and RELEASED for a credit memo's entries).
+
+    Raises:
+        ValueError: ``source`` does not name this event and version.
+        LedgerstreamError: Whatever the event's rule raises (the table is unchanged).
+
+    """
+    kind, source_id, version = identity(event)
+    if (source.type, source.id, source.version) != (kind, source_id, version):
+        raise ValueError(
+            f"source {source.type} {source.id} v{source.version} "
+            f"is not {kind} {source_id} v{version}"
+        )
+    last = ledger.record(kind, source_id)
+    if last is not None and version <= last.version:
+        state = "deleted" if last.deleted else "posted"
+        reason = f"{kind} {source_id} v{version}: v{last.version} already {state}"
+        return Step(ledger.model_copy(update={"skipped": ledger.skipped + 1}), Skipped(reason))
+    live = None if last is None or last.deleted else last
+    base = ledger if live is None else ledger.with_effects(live.effects, by=source_id, sign=-1)
+    result = _rule(event, book, base, source, rule_version)
+    if isinstance(result, Held):
+        return Step(ledger, result, (_feedback(source, FeedbackStatus.HELD, reason=result.reason),))
+    reversals = (
+        tuple(reverse_command(c, source, rule_version) for c in live.commands) if live else ()
+    )
+    record = PostedRecord(
+        source_type=kind,
+        source_id=source_id,
+        version=version,
+        commands=result.commands,
+        effects=result.effects,
+    )
+    after = base.with_effects(result.effects, by=source_id).with_record(record)
+    commands = reversals + result.commands
+    feedback = [_feedback(source, FeedbackStatus.POSTED, commands=commands)]
+    for bill in result.effects.unbills:
+        _, entry_type, entry_id = bill.entry_key.split("/", 2)
+        entry = after.record(entry_type, entry_id)
+        released = source.model_copy(
+            update={"type": entry_type, "id": entry_id, "version": entry.version if entry else 1}
+        )
+        feedback.append(
+            _feedback(
+                released,
+                FeedbackStatus.RELEASED,
+                reason=f"credited by {source_id} on invoice {bill.invoice_id}",
+                related_id=source_id,
+            )
+        )
+    return Step(after, Posted(commands), tuple(feedback))
+
+
+def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str) -> Step:
+    """Reverse everything a deleted source record posted (a tombstone on its topic).
+
+    Args:
+        ledger: The posted-records table.
+        source: The tombstone's provenance: ``type`` and ``id`` name the record; its
+            ``version`` is replaced by the last version posted.
+        rule_version: Version of the rules, part of every ``command_id``.
+
+    Returns:
+        REVERSE commands and a REVERSED feedback; Skipped (counted) when nothing
+        of the record is posted. A later, higher version posts afresh.
+
+    Raises:
+        AlreadyBilledError: The record is billed on a live invoice (credit it first).
+
+    """
+    last = ledger.record(source.type, source.id)
+    if last is None or last.deleted:
+        reason = f"{source.type} {source.id}: nothing posted to delete"
+        return Step(ledger.model_copy(update={"skipped": ledger.skipped + 1}), Skipped(reason))
+    holder = ledger.billed.get(wip_key(source.type, source.id))
+    if holder is not None:
+        raise AlreadyBilledError(
+            f"{source.type} {source.id} is billed on invoice {holder}: credit that line first",
+            field="key",
+        )
+    source = source.model_copy(update={"version": last.version})
+    reversals = tuple(reverse_command(c, source, rule_version) for c in last.commands)
+    after = ledger.with_effects(last.effects, by=source.id, sign=-1).with_record(
+        last.model_copy(update={"deleted": True, "commands": (), "effects": Effects()})
+    )
+    feedback = _feedback(source, FeedbackStatus.REVERSED, commands=reversals, reason="deleted")
+    return Step(after, Posted(reversals), (feedback,))
+
+
+def _rule(
+    event: SourceEvent,
+    book: ReferenceBook,
+    ledger: PostedLedger,
+    source: SourceRef,
+    rule_version: str,
+) -> Booked | Held:
+    if isinstance(event, InvoiceIssued):
+        return post_invoice(event, book, ledger, source=source, rule_version=rule_version)
+    if isinstance(event, PaymentReceived):
+        return post_payment(event, book, ledger, source=source, rule_version=rule_version)
+    if isinstance(event, TimeEntryRecorded):
+        outcome = post_time_entry(event, book, source=source, rule_version=rule_version)
+        effect = "revenue"
+    else:
+        outcome = post_expense(event, book, source=source, rule_version=rule_version)
+        effect = "rebill"
+    if isinstance(outcome, Held):
+        return outcome
+    accrual = command_id(source.type, source.id, source.version, rule_version, effect)
+    deltas = tuple(
+        Delta(
+            key=wip_key(source.type, source.id),
+            currency=c.transaction_currency,
+            amount=c.lines[0].amount,
+            base=c.lines[0].base_amount,
+        )
+        for c in outcome.commands
+        if c.command_id == accrual
+    )
+    return Booked(outcome.commands, Effects(deltas=deltas))
+
+
+def _feedback(
+    source: SourceRef,
+    status: FeedbackStatus,
+    *,
+    commands: tuple[PostLedgerEntry, ...] = (),
+    reason: str = "",
+    related_id: str | None = None,
+) -> SyncFeedback:
+    return SyncFeedback(
+        source_type=source.type,
+        source_id=source.id,
+        version=source.version,
+        status=status,
+        command_ids=tuple(c.command_id for c in commands),
+        reason=reason,
+        related_id=related_id,
+        event_time=source.event_time,
+    )

@@ -1,0 +1,169 @@
+"""Credit memo rule (DESIGN.md section 4): reverse chosen invoice lines, release their WIP.
+
+A CREDIT_MEMO names its invoice and the lines it credits in full. It is one command in
+journal ``INVOICE`` on the memo's ``issued_on`` at the *invoice's* rate, so that
+revenue, discounts and the WIP relieved go back exactly (transaction and base):
+
+- each credited line's legs, mirrored (Dr 1150 restores the WIP the line relieved,
+  at its accrued base; Dr 4000/4100 revenue; Cr 4900 discount);
+- Dr 2200 the tax on the credited lines, recomputed with the invoice's policy;
+- Cr 1100 up to what is still open on the invoice; any excess (the invoice was
+  already paid) is a credit on account, Cr 2300 Customer deposits.
+
+The entries of the credited lines are released: billable again, and a ``RELEASED``
+sync-feedback record tells the project system so.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final
+
+from streams.domain.accounts import Account
+from streams.domain.commands import CommandDraft, Dimensions, Leg, Side, SourceRef, build_command
+from streams.domain.exceptions import BalanceExceededError, InvalidEventError, UnpostedSourceError
+from streams.domain.invoices import InvoiceIssued
+from streams.domain.money import convert_amount
+from streams.domain.posted import (
+    Bill,
+    Delta,
+    Effects,
+    LinePosting,
+    PostedLedger,
+    ar_key,
+    deposit_key,
+    relieve,
+)
+from streams.domain.reference import ReferenceBook
+from streams.domain.rules.booking import Booked, fx_difference_leg
+from streams.domain.rules.tax import Taxable, tax_by_code
+
+__all__ = ["JOURNAL", "credited_key", "post_credit_memo"]
+
+JOURNAL: Final = "INVOICE"
+
+
+def credited_key(invoice_id: str, line_no: int) -> str:
+    """Name an invoice line in the table of credited lines: ``"INV-1#2"``."""
+    return f"{invoice_id}#{line_no}"
+
+
+def post_credit_memo(
+    memo: InvoiceIssued,
+    book: ReferenceBook,
+    ledger: PostedLedger,
+    *,
+    source: SourceRef,
+    rule_version: str,
+) -> Booked:
+    """Credit invoice lines: mirror their legs, Dr 2200 tax, Cr 1100 (excess Cr 2300).
+
+    Args:
+        memo: The credit memo version (``credited_invoice_id``, ``credited_line_nos``).
+        book: Reference data (the entity).
+        ledger: What was posted: the invoice as posted, its open receivable, and
+            which lines are already credited (this memo's earlier version undone).
+        source: Where the memo was read (its id and version name the command).
+        rule_version: Version of this rule, part of the ``command_id``.
+
+    Returns:
+        One command; effects: WIP restored per entry, entries unbilled (released),
+        receivable relieved, any credit on account, the lines marked credited.
+
+    Raises:
+        UnpostedSourceError: The invoice has not been posted (park).
+        InvalidEventError: Another entity, customer or currency than the invoice's,
+            or a line the invoice does not have.
+        BalanceExceededError: A line is already credited by another memo.
+
+    """
+    invoice_id = memo.credited_invoice_id or ""
+    original = ledger.invoices.get(invoice_id)
+    if original is None:
+        raise UnpostedSourceError("invoice", invoice_id, field="credited_invoice_id")
+    mine = (memo.entity_id, memo.customer_id, memo.currency)
+    theirs = (original.entity_id, original.customer_id, original.currency)
+    if mine != theirs:
+        raise InvalidEventError(
+            f"credited_invoice_id: memo is {'/'.join(mine)}, invoice {invoice_id} is "
+            f"{'/'.join(theirs)}",
+            field="credited_invoice_id",
+        )
+    entity = book.entity(original.entity_id)
+    currency, mode, fx = original.currency, entity.rounding_mode, original.fx
+    lines: list[LinePosting] = []
+    for i, line_no in enumerate(memo.credited_line_nos):
+        line = original.line(line_no)
+        if line is None:
+            raise InvalidEventError(
+                f"credited_line_nos.{i}: invoice {invoice_id} has no line {line_no}",
+                field=f"credited_line_nos.{i}",
+            )
+        holder = ledger.credited.get(credited_key(invoice_id, line_no))
+        if holder is not None and holder != memo.invoice_id:
+            raise BalanceExceededError(
+                f"credited_line_nos.{i}: line {line_no} of {invoice_id} is already credited "
+                f"by {holder}",
+                field=f"credited_line_nos.{i}",
+            )
+        lines.append(line)
+    head = Dimensions(project_id=memo.project_id, customer_id=memo.customer_id)
+    legs = [stored.mirrored().leg() for line in lines for stored in line.legs]
+    taxes = tax_by_code(
+        [Taxable(ln.line_no, ln.net, ln.tax_code, ln.tax_rate) for ln in lines],
+        currency,
+        mode,
+        original.tax_rounding,
+    )
+    for code, tax in taxes.items():
+        if tax:
+            dims = head.model_copy(update={"tax_code": code})
+            legs.append(Leg(Account.TAX_PAYABLE, Side.DEBIT, tax, dims, f"tax {code} credited"))
+    total = sum((ln.net for ln in lines), Decimal(0)) + sum(taxes.values(), Decimal(0))
+    deltas: list[Delta] = []
+    receivable = ledger.balance(ar_key(invoice_id))
+    open_amount = receivable.amount if receivable is not None else Decimal(0)
+    credited = min(total, max(open_amount, Decimal(0)))
+    if credited and receivable is not None:
+        base = relieve(receivable, credited, entity.base_currency, mode)
+        legs.append(Leg(Account.ACCOUNTS_RECEIVABLE, Side.CREDIT, credited, head, "credited", base))
+        deltas.append(
+            Delta(key=ar_key(invoice_id), currency=currency, amount=-credited, base=-base)
+        )
+    on_account = total - credited
+    if on_account:
+        legs.append(
+            Leg(Account.CUSTOMER_DEPOSITS, Side.CREDIT, on_account, head, "credit on account")
+        )
+        deltas.append(
+            Delta(
+                key=deposit_key(entity.entity_id, memo.customer_id, currency),
+                currency=currency,
+                amount=on_account,
+                base=convert_amount(on_account, fx.rate, entity.base_currency, mode),
+            )
+        )
+    fx_leg = fx_difference_leg(legs, fx, entity, head)
+    if fx_leg is not None:
+        legs.append(fx_leg)
+    deltas += [release for line in lines for release in line.releases]
+    draft = CommandDraft(
+        effect="credit-memo",
+        journal=JOURNAL,
+        effective_date=memo.issued_on,
+        transaction_currency=currency,
+        legs=tuple(legs),
+        source=source,
+        rule_version=rule_version,
+        memo=f"CREDIT_MEMO {memo.invoice_id} on {invoice_id} lines "
+        f"{','.join(str(n) for n in memo.credited_line_nos)} {total} {currency}",
+    )
+    effects = Effects(
+        deltas=tuple(deltas),
+        unbills=tuple(
+            Bill(entry_key=key, invoice_id=invoice_id) for line in lines for key in line.entries
+        ),
+        credits=tuple(credited_key(invoice_id, line.line_no) for line in lines),
+    )
+    commands = (build_command(entity, draft, fx),) if legs else ()  # all zero: nothing to post
+    return Booked(commands, effects)

@@ -1,0 +1,160 @@
+"""Worked examples for payments and realised FX; every amount below is computed by hand."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from streams.domain.commands import RateType
+from streams.domain.exceptions import BalanceExceededError, UnpostedSourceError
+from streams.domain.posted import ar_key, deposit_key
+from tests.unit.domain.billing_builders import Books, invoice, line, payment, rows
+from tests.unit.domain.builders import book_of, customer, entity, project, spot, standard_book
+from tests.unit.domain.test_invoice_rule import eur_books
+
+D = Decimal
+FEE = {"kind": "FIXED_FEE"}
+
+
+def test_two_partial_payments_in_a_foreign_currency_realise_fx() -> None:
+    # invoice EUR 1000.00 at 1.10 -> AR USD 1100.00
+    # pay 1 (05-15, 1.12): EUR 400.00 -> cash 448.00; AR relieved 1100 x 400/1000 = 440.00;
+    #   gain 8.00 (Cr 7900)
+    # pay 2 (05-31, 1.08): EUR 600.00 -> cash 648.00; AR relieved the rest, 660.00;
+    #   loss 12.00 (Dr 7900). Net FX: 4.00 loss; AR 0 in EUR and USD.
+    books = eur_books()
+    books.book.put("EUR/USD/2026-05-15/SPOT", spot("EUR", "USD", "1.12", date(2026, 5, 15)))
+    books.book.put("EUR/USD/2026-05-31/SPOT", spot("EUR", "USD", "1.08", date(2026, 5, 31)))
+    books.post(
+        invoice(
+            customer_id="C-2",
+            project_id="P-EU",
+            currency="EUR",
+            lines=[line(amount=D("1000.00"), **FEE)],
+        )
+    )
+    paid = {"customer_id": "C-2", "currency": "EUR"}
+    (first,) = books.post(
+        payment(
+            amount=D("400.00"), allocations=[{"invoice_id": "INV-1", "amount": D("400.00")}], **paid
+        )
+    )
+    assert rows(first) == [
+        ("1000", "DEBIT", D("400.00"), D("448.00")),
+        ("1100", "CREDIT", D("400.00"), D("440.00")),
+        ("7900", "CREDIT", D("0.00"), D("8.00")),
+    ]
+    (second,) = books.post(
+        payment(
+            payment_id="PAY-2",
+            received_on=date(2026, 5, 31),
+            amount=D("600.00"),
+            allocations=[{"invoice_id": "INV-1", "amount": D("600.00")}],
+            **paid,
+        )
+    )
+    assert rows(second) == [
+        ("1000", "DEBIT", D("600.00"), D("648.00")),
+        ("1100", "CREDIT", D("600.00"), D("660.00")),
+        ("7900", "DEBIT", D("0.00"), D("12.00")),
+    ]
+    assert (second.journal, second.fx.rate_type) == ("CASH", RateType.SPOT)
+    assert books.balance("1100") == (D("0.00"), D("0.00"))
+    assert books.balance("7900") == (D("0.00"), D("4.00"))
+    assert books.ledger.balance(ar_key("INV-1")) is None
+
+
+def test_one_payment_settles_two_invoices_and_holds_the_rest_on_account() -> None:
+    # 200.00 received: 100.00 to INV-1, 50.00 to INV-2, 50.00 on account (Cr 2300)
+    books = Books(standard_book())
+    books.post(invoice(lines=[line(amount=D("100.00"), **FEE)]))
+    books.post(invoice(invoice_id="INV-2", lines=[line(amount=D("50.00"), **FEE)]))
+    (command,) = books.post(
+        payment(
+            amount=D("200.00"),
+            allocations=[
+                {"invoice_id": "INV-1", "amount": D("100.00")},
+                {"invoice_id": "INV-2", "amount": D("50.00")},
+            ],
+        )
+    )
+    assert rows(command) == [
+        ("1000", "DEBIT", D("200.00"), D("200.00")),
+        ("1100", "CREDIT", D("100.00"), D("100.00")),
+        ("1100", "CREDIT", D("50.00"), D("50.00")),
+        ("2300", "CREDIT", D("50.00"), D("50.00")),
+    ]
+    held = books.ledger.balance(deposit_key("US", "C-1", "USD"))
+    assert held is not None
+    assert held.amount == D("50.00")
+
+
+def test_paying_more_than_is_open_on_an_invoice_is_refused() -> None:
+    books = Books(standard_book())
+    books.post(invoice(lines=[line(amount=D("100.00"), **FEE)]))
+    with pytest.raises(BalanceExceededError) as info:
+        books.post(
+            payment(
+                amount=D("100.01"), allocations=[{"invoice_id": "INV-1", "amount": D("100.01")}]
+            )
+        )
+    assert info.value.field == "allocations.0.amount"
+
+
+def test_payment_before_its_invoice_parks() -> None:
+    with pytest.raises(UnpostedSourceError) as info:
+        Books(standard_book()).post(payment())
+    assert (info.value.kind, info.value.key) == ("invoice", "INV-1")
+
+
+def test_bhd_entity_partial_usd_payment_realises_fx_in_fils() -> None:
+    # invoice USD 1000.00 at 0.376 -> AR BHD 376.000
+    # pay USD 333.33 at 0.377 -> cash 125.66541 -> 125.665; AR relieved
+    # 376.000 x 333.33 / 1000 = 125.33208 -> 125.332; gain 0.333
+    books = Books(
+        book_of(
+            entity(entity_id="BH", base_currency="BHD", timezone="Asia/Bahrain"),
+            customer(customer_id="C-B", entity_id="BH"),
+            project(project_id="P-BH", entity_id="BH", customer_id="C-B"),
+            spot("USD", "BHD", "0.376", date(2026, 4, 30)),
+            spot("USD", "BHD", "0.377", date(2026, 5, 15)),
+        )
+    )
+    ids = {"entity_id": "BH", "customer_id": "C-B"}
+    books.post(invoice(project_id="P-BH", lines=[line(amount=D("1000.00"), **FEE)], **ids))
+    (command,) = books.post(
+        payment(
+            amount=D("333.33"), allocations=[{"invoice_id": "INV-1", "amount": D("333.33")}], **ids
+        )
+    )
+    assert rows(command) == [
+        ("1000", "DEBIT", D("333.33"), D("125.665")),
+        ("1100", "CREDIT", D("333.33"), D("125.332")),
+        ("7900", "CREDIT", D("0.00"), D("0.333")),
+    ]
+
+
+def test_a_corrected_payment_reverses_the_first_and_relieves_again() -> None:
+    # v1 pays 40.00, v2 says 60.00: REVERSE v1 (Cr 1000 / Dr 1100 40.00), POST 60.00; AR 40.00 open
+    books = Books(standard_book())
+    books.post(invoice(lines=[line(amount=D("100.00"), **FEE)]))
+    (v1,) = books.post(
+        payment(amount=D("40.00"), allocations=[{"invoice_id": "INV-1", "amount": D("40.00")}])
+    )
+    reverse, post = books.post(
+        payment(
+            version=2,
+            amount=D("60.00"),
+            allocations=[{"invoice_id": "INV-1", "amount": D("60.00")}],
+        )
+    )
+    assert reverse.reverses == v1.command_id
+    assert rows(reverse) == [
+        ("1000", "CREDIT", D("40.00"), D("40.00")),
+        ("1100", "DEBIT", D("40.00"), D("40.00")),
+    ]
+    assert rows(post)[0] == ("1000", "DEBIT", D("60.00"), D("60.00"))
+    receivable = books.ledger.balance(ar_key("INV-1"))
+    assert receivable is not None
+    assert receivable.amount == D("40.00")
