@@ -19,23 +19,13 @@ from streams.adapters.metrics import Outcome
 from streams.agents.runtime import Handled, Output, Runtime
 from streams.domain.exceptions import LedgerstreamError
 from streams.domain.reference import (
-    Customer,
-    Employee,
-    FxRate,
-    LegalEntity,
-    Project,
-    ReferenceBook,
+    REFERENCE_TOPICS,
     ReferenceModel,
     RefKind,
+    check_key,
 )
 
-REFERENCE_TOPICS: dict[str, tuple[RefKind, type[ReferenceModel]]] = {
-    "ref.entities": (RefKind.ENTITY, LegalEntity),
-    "ref.fx-rates": (RefKind.FX_RATE, FxRate),
-    "pm.customers": (RefKind.CUSTOMER, Customer),
-    "pm.projects": (RefKind.PROJECT, Project),
-    "pm.employees": (RefKind.EMPLOYEE, Employee),
-}
+__all__ = ["REFERENCE_TOPICS", "apply_reference", "decode_reference", "register"]
 
 
 def decode_reference(
@@ -71,7 +61,7 @@ def register(app: Any, rt: Runtime, *, send: Callable[[Output], None]) -> None:
     def handle(record: SourceRecord) -> Handled:
         _kind, key, value = decode_reference(rt, record)
         if value is not None:
-            ReferenceBook().put(key, value)  # the same key/record check the loader makes
+            check_key(key, value)  # the loader skips such a record; here it is dead-lettered
         return Outcome.LOADED, []
 
     topics = app.topic(*(rt.topic(name) for name in REFERENCE_TOPICS))

@@ -165,6 +165,16 @@ class RefKind(StrEnum):
     FX_RATE = "fx_rate"
 
 
+#: The compacted topics (DESIGN.md §2) each kind of reference record arrives on.
+REFERENCE_TOPICS: Final[dict[str, tuple[RefKind, type[ReferenceModel]]]] = {
+    "ref.entities": (RefKind.ENTITY, LegalEntity),
+    "ref.fx-rates": (RefKind.FX_RATE, FxRate),
+    "pm.customers": (RefKind.CUSTOMER, Customer),
+    "pm.projects": (RefKind.PROJECT, Project),
+    "pm.employees": (RefKind.EMPLOYEE, Employee),
+}
+
+
 def fx_key(rate: FxRate) -> str:
     """Return the ``ref.fx-rates`` key of a rate: ``FROM/TO/YYYY-MM-DD/TYPE``."""
     return f"{rate.from_currency}/{rate.to_currency}/{rate.rate_date.isoformat()}/{rate.rate_type}"
@@ -229,11 +239,7 @@ class ReferenceBook:
             InvalidEventError: The key does not match the model (``field="key"``).
 
         """
-        kind, expected = _identity(model)
-        if key != expected:
-            raise InvalidEventError(
-                f"{kind} key {key!r} does not match its record ({expected!r})", field="key"
-            )
+        check_key(key, model)
         if isinstance(model, LegalEntity):
             self._entities[key] = model
         elif isinstance(model, Customer):
@@ -342,6 +348,25 @@ class ReferenceBook:
     def _latest(self, from_ccy: str, to_ccy: str, on: date, earliest: date) -> FxRate | None:
         index = self._spot.get((from_ccy, to_ccy))
         return None if index is None else index.latest(on, earliest)
+
+
+def check_key(key: str, model: ReferenceModel) -> None:
+    """Refuse a reference record whose Kafka key is not its own id (compaction would mix them).
+
+    Raises:
+        InvalidEventError: The key does not match the model (``field="key"``).
+
+    """
+    kind, expected = _identity(model)
+    if key != expected:
+        raise InvalidEventError(
+            f"{kind} key {key!r} does not match its record ({expected!r})", field="key"
+        )
+
+
+def reference_key(model: ReferenceModel) -> str:
+    """Return the Kafka key a reference record belongs under (its id, or ``fx_key``)."""
+    return _identity(model)[1]
 
 
 def _identity(model: ReferenceModel) -> tuple[RefKind, str]:
