@@ -7,6 +7,9 @@
     ledgerstream demo [--once]     the whole pipeline on sample data, watched live
     ledgerstream schemas ACTION    check | lock | docs | register: schemas as contracts
     ledgerstream produce --topic T FILE.jsonl   validate and publish events from a file
+    ledgerstream dlq list|show|redrive          triage dead letters and re-drive them
+    ledgerstream replay --group G --to-...      replay by consumer-group offset reset
+    ledgerstream dry-run --reference REF.jsonl EVENTS.jsonl   post offline, print commands
 
 Connection settings come from the environment (``streams/settings.py``):
 ``KAFKA_BOOTSTRAP_SERVERS`` (unset = the embedded broker), ``SCHEMA_REGISTRY_URL``
@@ -17,21 +20,25 @@ from __future__ import annotations
 
 import argparse
 import base64
+import getpass
 import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from streams.adapters.exceptions import BrokerStartError, KafkaAdminError, TopicMismatchError
 from streams.domain.exceptions import LedgerstreamError
+from streams.ops.exceptions import GroupActiveError, InvalidArgumentError, OffsetResetError
 from streams.settings import PROJECT_ROOT, Settings, load_settings
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+#: An operator action refused for safety (a worker still runs, records would be skipped).
+EXIT_REFUSED = 3
 
 
 def _json_default(value: Any) -> Any:
@@ -92,6 +99,7 @@ def _cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.adapters.audit import AUDIT_TOPIC  # noqa: PLC0415
     from streams.adapters.avro import AvroCodec  # noqa: PLC0415
     from streams.adapters.kafka_io import read_topics  # noqa: PLC0415
     from streams.app import schema_source  # noqa: PLC0415
@@ -113,10 +121,15 @@ def _cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
             "key": record.key.decode(errors="replace") if record.key else None,
         }
         try:
-            decoded = codec.decode(args.topic, record.value)
-            row |= {"schema_id": decoded.schema_id, "value": decoded.record}
+            if args.topic == AUDIT_TOPIC:  # operator events are JSON (streams/adapters/audit.py)
+                row |= {"value": json.loads(record.value or b"null")}
+            else:
+                decoded = codec.decode(args.topic, record.value)
+                row |= {"schema_id": decoded.schema_id, "value": decoded.record}
         except LedgerstreamError as exc:
             row |= {"error": f"{exc.code}: {exc}", "raw": record.value}
+        except ValueError as exc:
+            row |= {"error": f"not JSON: {exc}", "raw": record.value}
         print(json.dumps(row, default=_json_default, sort_keys=True))
         shown += 1
         if args.limit and shown >= args.limit:
@@ -204,6 +217,324 @@ def _cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_FAILED if summary.errors else 0
 
 
+def _cmd_dry_run(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.adapters.avro import SchemaCatalog  # noqa: PLC0415
+    from streams.domain.trial_balance import format_trial_balance, trial_balance  # noqa: PLC0415
+    from streams.dryrun import dry_run  # noqa: PLC0415
+
+    catalog = SchemaCatalog.from_directory(args.schemas or settings.schemas_dir)
+    rule_version = args.rule_version or settings.rule_version
+    run = dry_run(args.reference, args.events, catalog=catalog, rule_version=rule_version)
+    for command in run.commands:
+        print(command.model_dump_json())
+    if args.feedback:
+        for feedback in run.feedback:
+            print(feedback.model_dump_json())
+    print()
+    print("\n".join(format_trial_balance(trial_balance(run.commands))))
+    for error in run.errors:
+        print(error, file=sys.stderr)
+    print(
+        f"dry-run: {len(run.commands)} command(s), {run.ledger.skipped} skipped, "
+        f"{len(run.errors)} line(s) not posted",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED if run.errors else 0
+
+
+def _codec(settings: Settings) -> Any:
+    """Build the Avro codec of the configured registry, else of the embedded catalog."""
+    from streams.adapters.avro import AvroCodec, RegistrySchemaSource, SchemaCatalog  # noqa: PLC0415
+
+    catalog = SchemaCatalog.from_directory(settings.schemas_dir)
+    url = settings.schema_registry_url
+    return AvroCodec(
+        RegistrySchemaSource(_registry_client(settings, url), catalog) if url else catalog
+    )
+
+
+def _operator(args: argparse.Namespace) -> Any:
+    from streams.ops.action import Operator  # noqa: PLC0415
+
+    return Operator(args.operator or getpass.getuser())
+
+
+def _need_cluster(settings: Settings, command: str) -> bool:
+    if settings.embedded:
+        print(f"{command}: KAFKA_BOOTSTRAP_SERVERS is not set", file=sys.stderr)
+        return False
+    return True
+
+
+def _cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.ops import dlq, redrive  # noqa: PLC0415
+    from streams.ops.selection import parse_dlq_position  # noqa: PLC0415
+
+    if not _need_cluster(settings, f"dlq {args.action}"):
+        return EXIT_USAGE
+    if args.action == "show":
+        if (args.position is None) == (args.key is None):
+            print("dlq show: give a POSITION or --key K (one of them)", file=sys.stderr)
+            return EXIT_USAGE
+        position = None if args.position is None else parse_dlq_position(args.position)
+        return dlq.run_show(
+            settings,
+            _codec(settings),
+            sys.stdout,
+            position=position,
+            key=args.key,
+            as_json=args.json,
+            idle_seconds=args.idle,
+            max_seconds=args.max_seconds,
+        )
+    selection = dlq.build_filter(
+        settings,
+        codes=args.code,
+        source_topics=args.source_topic,
+        keys=args.key,
+        since=args.since,
+        until=args.until,
+        now=datetime.now(UTC),
+    )
+    query = dlq.DlqQuery(selection, idle_seconds=args.idle, max_seconds=args.max_seconds)
+    if args.action == "list":
+        return dlq.run_list(
+            settings, _codec(settings), query, sys.stdout, as_json=args.json, limit=args.limit
+        )
+    if selection.selects_all and not args.all:
+        print(
+            "dlq redrive: select dead letters (--code, --source-topic, --key, --since, "
+            "--until) or pass --all",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    arguments = {
+        "code": args.code,
+        "source_topic": args.source_topic,
+        "key": args.key,
+        "since": args.since,
+        "until": args.until,
+        "all": args.all,
+    }
+    return redrive.run_redrive(
+        settings,
+        _codec(settings),
+        query,
+        operator=_operator(args),
+        out=sys.stdout,
+        err=sys.stderr,
+        arguments=arguments,
+        dry_run=args.dry_run,
+    )
+
+
+def worker_input_topics() -> list[str]:
+    """Return the logical topics a worker's group consumes: time entries and reference data."""
+    from streams.agents import reference, time_entries  # noqa: PLC0415
+
+    return [time_entries.TOPIC, *reference.REFERENCE_TOPICS]
+
+
+def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.agents import time_entries  # noqa: PLC0415
+    from streams.ops.replay import ReplayMode, ReplayRequest, run_replay  # noqa: PLC0415
+    from streams.ops.selection import parse_instant, parse_offset_targets  # noqa: PLC0415
+
+    if not _need_cluster(settings, "replay"):
+        return EXIT_USAGE
+    if args.to_offset and args.topics:
+        print(
+            "replay: --topics does not go with --to-offset (each names its topic)", file=sys.stderr
+        )
+        return EXIT_USAGE
+    if args.to_offset:
+        mode, targets, at = ReplayMode.OFFSET, tuple(parse_offset_targets(args.to_offset)), None
+    elif args.to_datetime:
+        at = parse_instant(args.to_datetime, now=datetime.now(UTC), option="--to-datetime")
+        mode, targets = ReplayMode.DATETIME, ()
+    else:
+        mode, targets, at = ReplayMode.EARLIEST, (), None
+    request = ReplayRequest(
+        group=args.group,
+        mode=mode,
+        topics=() if targets else tuple(args.topics or worker_input_topics()),
+        at=at,
+        targets=targets,
+        dry_run=args.dry_run,
+        allow_forward=args.allow_forward,
+    )
+    window = args.heartbeat_window
+    if window is None:
+        window = 3 * settings.heartbeat_interval_seconds
+    return run_replay(
+        settings,
+        request,
+        _operator(args),
+        sys.stdout,
+        heartbeat_topic=time_entries.TOPIC,
+        heartbeat_window_seconds=window,
+    )
+
+
+def _add_dlq_parser(sub: Any) -> None:
+    dlq = sub.add_parser(
+        "dlq",
+        help="list, show or re-drive dead letters of ledgerstream.dlq",
+        description="Triage the dead-letter topic and re-drive fixed records to their source.",
+    )
+    actions = dlq.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    reading = argparse.ArgumentParser(add_help=False)
+    reading.add_argument(
+        "--idle",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="stop reading after S idle seconds (default 2)",
+    )
+    reading.add_argument(
+        "--max-seconds",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="stop reading after S seconds (default 300)",
+    )
+    selecting = argparse.ArgumentParser(add_help=False)
+    selecting.add_argument(
+        "--code",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="error code, e.g. MISSING_REFERENCE (repeat for several)",
+    )
+    selecting.add_argument(
+        "--source-topic",
+        action="append",
+        default=[],
+        metavar="TOPIC",
+        help="logical source topic, e.g. pm.time-entries (repeat for several)",
+    )
+    selecting.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="K",
+        help="source record key (repeat for several)",
+    )
+    selecting.add_argument(
+        "--since",
+        metavar="T",
+        help="last failure at or after T: ISO 8601 with a zone (2026-11-10T14:00Z) or an age (2h)",
+    )
+    selecting.add_argument(
+        "--until", metavar="T", help="first failure at or before T (same forms as --since)"
+    )
+
+    listing = actions.add_parser(
+        "list",
+        parents=[selecting, reading],
+        help="one line per dead letter and a count by error code",
+    )
+    listing.add_argument(
+        "--limit", type=int, default=0, metavar="N", help="show only the last N (0: all)"
+    )
+    listing.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    listing.set_defaults(handler=_cmd_dlq)
+
+    show = actions.add_parser(
+        "show",
+        parents=[reading],
+        help="one dead letter in full: envelope, decoded value, headers, stack trace",
+    )
+    show.add_argument(
+        "position", nargs="?", help="PARTITION:OFFSET as `dlq list` prints it, or a bare OFFSET"
+    )
+    show.add_argument(
+        "--key", metavar="K", help="show every dead letter of this source key instead"
+    )
+    show.add_argument("--json", action="store_true", help="one JSON object per dead letter")
+    show.set_defaults(handler=_cmd_dlq)
+
+    redrive = actions.add_parser(
+        "redrive",
+        parents=[selecting, reading],
+        help="re-publish the selected dead letters' original records to their source topic",
+        description="Re-publish the original key, value and headers of each selected dead "
+        "letter to its source topic and partition, marked with ledgerstream-redrive-count and "
+        "ledgerstream-redriven-from; dead letters already re-driven are skipped "
+        "(docs/runbooks/dlq-redrive.md).",
+    )
+    redrive.add_argument(
+        "--all", action="store_true", help="re-drive every dead letter (no selection given)"
+    )
+    redrive.add_argument(
+        "--dry-run", action="store_true", help="show what would be re-driven, publish nothing"
+    )
+    redrive.add_argument(
+        "--operator",
+        metavar="NAME",
+        help="who runs this, for the audit record (default: the OS user)",
+    )
+    redrive.set_defaults(handler=_cmd_dlq)
+
+
+def _add_replay_parser(sub: Any) -> None:
+    replay = sub.add_parser(
+        "replay",
+        help="replay by resetting a stopped consumer group's offsets",
+        description="Move a consumer group's committed offsets back so its workers read "
+        "records again (docs/runbooks/replay.md). Refused while a worker of the group runs.",
+    )
+    replay.add_argument(
+        "--group", required=True, metavar="G", help="consumer group = the workers' app id"
+    )
+    target = replay.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--to-earliest", action="store_true", help="every partition back to its earliest offset"
+    )
+    target.add_argument(
+        "--to-datetime",
+        metavar="T",
+        help="each partition to its first record at or after T: ISO 8601 with a zone "
+        "(2026-11-10T14:00:00Z) or an age (2h, 7d)",
+    )
+    target.add_argument(
+        "--to-offset",
+        metavar="TOPIC:PARTITION:OFFSET",
+        nargs="+",
+        action="extend",
+        help="exactly these partitions to these offsets (logical topic names)",
+    )
+    replay.add_argument(
+        "--topics",
+        nargs="+",
+        metavar="TOPIC",
+        help="logical topics for --to-earliest/--to-datetime (default: the worker's input "
+        "topics, pm.time-entries and the reference topics)",
+    )
+    replay.add_argument(
+        "--dry-run", action="store_true", help="show the old and new offsets, change nothing"
+    )
+    replay.add_argument(
+        "--allow-forward",
+        action="store_true",
+        help="allow moving a partition forward, past records the group has not read",
+    )
+    replay.add_argument(
+        "--heartbeat-window",
+        type=float,
+        metavar="S",
+        help="a heartbeat canary of the group younger than S seconds means a worker runs "
+        "(default 3 x LEDGERSTREAM_HEARTBEAT_INTERVAL_SECONDS; 0: do not look)",
+    )
+    replay.add_argument(
+        "--operator",
+        metavar="NAME",
+        help="who runs this, for the audit record (default: the OS user)",
+    )
+    replay.set_defaults(handler=_cmd_replay)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (every command documents itself with --help)."""
     parser = argparse.ArgumentParser(
@@ -281,6 +612,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-errors", type=int, default=0, help="stop after N rejected lines (0: never)"
     )
     produce.set_defaults(handler=_cmd_produce)
+
+    dry = sub.add_parser(
+        "dry-run", help="post events from JSON lines offline (no Kafka) and print the commands"
+    )
+    dry.add_argument(
+        "events", type=Path, help='JSON lines: {"topic": "pm.time-entries", "value": {...}}'
+    )
+    dry.add_argument(
+        "--reference",
+        type=Path,
+        required=True,
+        help="JSON lines of reference records (ref.entities, pm.customers, pm.projects, "
+        "pm.employees, ref.fx-rates)",
+    )
+    dry.add_argument(
+        "--rule-version",
+        help="rule version stamped on commands (default LEDGERSTREAM_RULE_VERSION)",
+    )
+    dry.add_argument("--schemas", type=Path, help="schema directory (default schemas/)")
+    dry.add_argument(
+        "--feedback", action="store_true", help="also print the sync feedback as JSON lines"
+    )
+    dry.set_defaults(handler=_cmd_dry_run)
+
+    _add_dlq_parser(sub)
+    _add_replay_parser(sub)
     return parser
 
 
@@ -291,6 +648,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         result: int = args.handler(settings, args)
+    except InvalidArgumentError as exc:
+        print(f"ledgerstream: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (GroupActiveError, OffsetResetError) as exc:
+        print(f"ledgerstream: refused: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     except (TopicMismatchError, KafkaAdminError, BrokerStartError, LedgerstreamError) as exc:
         print(f"ledgerstream: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -1,7 +1,8 @@
 """Plain confluent-kafka producing and reading, for tools, the demo and tests.
 
 The worker itself produces through Faust; these are for everything around it:
-publishing sample or upstream records, and reading a topic back from offset 0.
+publishing sample or upstream records, and reading a topic back from offset 0
+(or from the first record at or after a timestamp, by ``offsets_for_times``).
 Reading uses ``assign()`` (no group join) and stops when the topic has been
 idle for a while: high watermarks are not trusted (BROKER.md).
 """
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka import TopicPartition as ConfluentTopicPartition
@@ -54,9 +55,20 @@ class RecordProducer:
             self.delivered += 1
 
     def send(
-        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers = ()
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers = (),
+        *,
+        partition: int | None = None,
     ) -> None:
-        """Queue one record; back-pressure waits for the local queue to drain."""
+        """Queue one record; back-pressure waits for the local queue to drain.
+
+        ``partition`` pins the record to a partition (a re-driven record goes back
+        where it was first read); by default the producer's partitioner picks it.
+        """
+        placement: dict[str, Any] = {} if partition is None else {"partition": partition}
         while True:
             try:
                 self._producer.produce(
@@ -65,6 +77,7 @@ class RecordProducer:
                     key=key,
                     headers=list(headers),
                     on_delivery=self._on_delivery,
+                    **placement,
                 )
                 break
             except BufferError:
@@ -82,9 +95,20 @@ class RecordProducer:
 
 
 class TopicReader:
-    """Read topics from offset 0 by ``assign()``: no group, nothing committed."""
+    """Read topics from offset 0 by ``assign()``: no group, nothing committed.
 
-    def __init__(self, client_config: Mapping[str, str], topics: Sequence[str]) -> None:
+    With ``since_ms`` each partition is read from its first record whose
+    timestamp is at or after that instant (``offsets_for_times``); a partition
+    with no such record is not read at all.
+    """
+
+    def __init__(
+        self,
+        client_config: Mapping[str, str],
+        topics: Sequence[str],
+        *,
+        since_ms: int | None = None,
+    ) -> None:
         self._consumer = Consumer(
             {
                 **client_config,
@@ -103,7 +127,21 @@ class TopicReader:
                 ConfluentTopicPartition(topic, p, OFFSET_BEGINNING)
                 for p in metadata.topics[topic].partitions
             ]
+        if since_ms is not None and assignment:
+            assignment = self._starting_at(assignment, since_ms)
         self._consumer.assign(assignment)
+
+    def _starting_at(
+        self, partitions: list[ConfluentTopicPartition], since_ms: int
+    ) -> list[ConfluentTopicPartition]:
+        """Keep the partitions that hold a record at or after ``since_ms``, positioned on it."""
+        wanted = [ConfluentTopicPartition(tp.topic, tp.partition, since_ms) for tp in partitions]
+        try:
+            found = self._consumer.offsets_for_times(wanted, timeout=10)
+        except KafkaException as exc:
+            self._consumer.close()
+            raise KafkaAdminError.from_kafka(exc, "offsets for times") from exc
+        return [tp for tp in found if tp.offset >= 0]  # -1: nothing that recent
 
     def poll(self, timeout: float = 0.2, max_records: int = 500) -> list[ConsumedRecord]:
         """Return the records available now (waiting at most ``timeout`` seconds)."""
@@ -143,9 +181,14 @@ def read_topics(
     *,
     idle_seconds: float = 2.0,
     max_seconds: float = 60.0,
-) -> Iterator[ConsumedRecord]:
-    """Yield every record of the topics from offset 0 until idle for ``idle_seconds``."""
-    reader = TopicReader(client_config, topics)
+    since_ms: int | None = None,
+) -> Generator[ConsumedRecord, None, None]:
+    """Yield every record of the topics from offset 0 until idle for ``idle_seconds``.
+
+    ``since_ms`` starts each partition at its first record at or after that
+    instant (epoch milliseconds) instead of offset 0.
+    """
+    reader = TopicReader(client_config, topics, since_ms=since_ms)
     try:
         deadline = time.monotonic() + max_seconds
         last_seen = time.monotonic()
@@ -156,3 +199,56 @@ def read_topics(
             yield from records
     finally:
         reader.close()
+
+
+def first_offsets_at(
+    client_config: Mapping[str, str],
+    starts: Mapping[tuple[str, int], int],
+    at_ms: int,
+    *,
+    idle_seconds: float = 1.0,
+    max_seconds: float = 120.0,
+) -> dict[tuple[str, int], int | None]:
+    """Find each partition's first record at or after ``at_ms``, reading forward from a start.
+
+    ``starts`` is where to begin (typically the broker's ``offsets_for_times``
+    answer; a negative start means "no record that recent" and is kept as None).
+    A partition read until idle without such a record is None too.
+    """
+    found: dict[tuple[str, int], int | None] = {tp: None for tp in starts}
+    pending = {tp: offset for tp, offset in starts.items() if offset >= 0}
+    if not pending:
+        return found
+    consumer = Consumer(
+        {
+            **client_config,
+            "group.id": "ledgerstream-reader",
+            "enable.auto.commit": False,
+            "logger": _log,
+        }
+    )
+    try:
+        consumer.assign([ConfluentTopicPartition(t, p, o) for (t, p), o in pending.items()])
+        deadline = time.monotonic() + max_seconds
+        last_seen = time.monotonic()
+        while pending and time.monotonic() - last_seen < idle_seconds:
+            if time.monotonic() > deadline:
+                raise KafkaAdminError(f"no answer within {max_seconds:.0f}s for {sorted(pending)}")
+            for message in consumer.consume(500, timeout=0.2):
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise KafkaAdminError.from_kafka(KafkaException(error), "read")
+                tp = (cast(str, message.topic()), cast(int, message.partition()))
+                if tp not in pending:
+                    continue
+                last_seen = time.monotonic()
+                _kind, timestamp = message.timestamp()
+                if timestamp >= at_ms:
+                    found[tp] = cast(int, message.offset())
+                    del pending[tp]
+                    consumer.pause([ConfluentTopicPartition(*tp)])
+    finally:
+        consumer.close()
+    return found

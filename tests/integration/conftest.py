@@ -7,6 +7,8 @@ counted by watermarks (BROKER.md).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import time
 import uuid
@@ -110,6 +112,39 @@ class Stack:
 
     def decoded(self, topic: str, **kwargs: float) -> list[dict[str, Any]]:
         return [self.codec.decode(topic, r.value).record for r in self.read(topic, **kwargs)]
+
+    def cli(self, *argv: str, **extra_env: str) -> CliRun:
+        """Run ``ledgerstream ARGV`` in-process against this test's topics and group."""
+        from streams.cli import main  # noqa: PLC0415
+
+        env = extra_env | {
+            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers or "",
+            "LEDGERSTREAM_PROFILE": "embedded",
+            "LEDGERSTREAM_APP_ID": self.settings.app_id,
+            "LEDGERSTREAM_TOPIC_PREFIX": self.settings.topic_prefix,
+        }
+        saved = {name: os.environ.get(name) for name in env}
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            os.environ.update(env)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(list(argv))
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        return CliRun(code, out.getvalue(), err.getvalue())
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What a command printed, and its exit code."""
+
+    code: int
+    out: str
+    err: str
 
 
 @pytest.fixture
