@@ -37,7 +37,7 @@ from streams.adapters.metrics import CONTENT_TYPE, Metrics
 from streams.adapters.reference_loader import ReferenceLoader
 from streams.adapters.topics import load_topic_specs
 from streams.adapters.tracing import RecordTracer, build_provider
-from streams.agents import reference, time_entries
+from streams.agents import control, reference, time_entries
 from streams.agents.runtime import Output, Runtime
 from streams.domain.reference import ReferenceBook
 from streams.settings import Settings
@@ -198,6 +198,14 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         on_ready=lambda: metrics.reference_ready.set(1),
     )
 
+    def on_control(topic: str, key: bytes | None, value: bytes | None) -> None:
+        control.apply_control(rt, key, value)
+
+    controls = ReferenceLoader(
+        _aiokafka_config(settings), [rt.topic(control.CONTROL_TOPIC)], on_control
+    )
+    ready = asyncio.Event()  # reference data and control toggles both loaded
+
     @app.task
     async def load_reference_data() -> None:
         try:
@@ -206,6 +214,21 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
             # Without complete reference data nothing can post: stop the worker
             # hard so no offset is committed past unprocessed records.
             _stop_hard(exc)
+
+    @app.task
+    async def load_control_toggles() -> None:
+        try:
+            await controls.run()
+        except Exception as exc:
+            # Posting without the kill switch and pilot settings could post what
+            # an operator has held back: stop the worker hard, as above.
+            _stop_hard(exc)
+
+    @app.task
+    async def signal_ready() -> None:
+        await loader.ready.wait()
+        await controls.ready.wait()
+        ready.set()
 
     @app.timer(interval=1.0)
     async def publish_table_sizes() -> None:
@@ -217,7 +240,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         app,
         rt,
         send=send,
-        ready=loader.ready,
+        ready=ready,
         batch_size=settings.batch_size,
         within=settings.batch_within_seconds,
     )
@@ -229,8 +252,12 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
     @app.page("/ready")
     async def ready_page(self: Any, request: Any) -> Any:
-        ready = loader.ready.is_set()
-        return self.json({"ready": ready, "tables": rt.book.sizes()}, status=200 if ready else 503)
+        body = {
+            "ready": ready.is_set(),
+            "tables": rt.book.sizes(),
+            "toggles": rt.toggles.model_dump(mode="json"),
+        }
+        return self.json(body, status=200 if ready.is_set() else 503)
 
     return app, rt
 

@@ -9,6 +9,7 @@
     ledgerstream produce --topic T FILE.jsonl   validate and publish events from a file
     ledgerstream dlq list|show|redrive          triage dead letters and re-drive them
     ledgerstream replay --group G --to-...      replay by consumer-group offset reset
+    ledgerstream toggle set|list                kill switch, pilot, dry-run
     ledgerstream dry-run --reference REF.jsonl EVENTS.jsonl   post offline, print commands
 
 Connection settings come from the environment (``streams/settings.py``):
@@ -102,12 +103,15 @@ def _cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
     from streams.adapters.audit import AUDIT_TOPIC  # noqa: PLC0415
     from streams.adapters.avro import AvroCodec  # noqa: PLC0415
     from streams.adapters.kafka_io import read_topics  # noqa: PLC0415
+    from streams.agents.runtime import COMMANDS_TOPIC, SHADOW_TOPIC  # noqa: PLC0415
     from streams.app import schema_source  # noqa: PLC0415
 
     if settings.embedded:
         print("KAFKA_BOOTSTRAP_SERVERS is not set", file=sys.stderr)
         return EXIT_USAGE
     codec = AvroCodec(schema_source(settings))
+    # the shadow topic carries the sink's own bytes (pilot and dry-run)
+    schema_topic = COMMANDS_TOPIC if args.topic == SHADOW_TOPIC else args.topic
     shown = 0
     for record in read_topics(
         settings.kafka_client_config(),
@@ -124,7 +128,7 @@ def _cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
             if args.topic == AUDIT_TOPIC:  # operator events are JSON (streams/adapters/audit.py)
                 row |= {"value": json.loads(record.value or b"null")}
             else:
-                decoded = codec.decode(args.topic, record.value)
+                decoded = codec.decode(schema_topic, record.value)
                 row |= {"schema_id": decoded.schema_id, "value": decoded.record}
         except LedgerstreamError as exc:
             row |= {"error": f"{exc.code}: {exc}", "raw": record.value}
@@ -374,6 +378,72 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         heartbeat_topic=time_entries.TOPIC,
         heartbeat_window_seconds=window,
     )
+
+
+def _cmd_toggle(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.ops import toggles  # noqa: PLC0415
+
+    if not _need_cluster(settings, f"toggle {args.action}"):
+        return EXIT_USAGE
+    if args.action == "list":
+        return toggles.run_list(settings, _codec(settings), sys.stdout)
+    return toggles.run_set(
+        settings,
+        _codec(settings),
+        args.name,
+        enabled=args.on,
+        allow_customers=args.allow_customer,
+        allow_projects=args.allow_project,
+        reason=args.reason,
+        operator=_operator(args),
+        out=sys.stdout,
+    )
+
+
+def _add_toggle_parser(sub: Any) -> None:
+    from streams.domain.toggles import ToggleName  # noqa: PLC0415
+
+    toggle = sub.add_parser(
+        "toggle",
+        help="turn the kill switch, pilot or dry-run on or off, or list them",
+        description="Control toggles on ledgerstream.control, obeyed by every worker within "
+        "a second (docs/runbooks/toggles.md).",
+    )
+    actions = toggle.add_subparsers(dest="action", required=True, metavar="ACTION")
+    setting = actions.add_parser(
+        "set",
+        help="turn one toggle on or off (audited)",
+        description="kill_switch: pause posting (records wait in Kafka); pilot: post only "
+        "commands of the allow-listed customers/projects, the rest to "
+        "acct.ledger-commands.shadow; dry_run: every command to the shadow topic.",
+    )
+    setting.add_argument("name", choices=[str(name) for name in ToggleName])
+    state = setting.add_mutually_exclusive_group(required=True)
+    state.add_argument("--on", action="store_true", help="turn the toggle on")
+    state.add_argument("--off", action="store_true", help="turn the toggle off")
+    setting.add_argument(
+        "--allow-customer",
+        action="append",
+        default=[],
+        metavar="C",
+        help="pilot: a customer id whose commands post for real (repeat for several)",
+    )
+    setting.add_argument(
+        "--allow-project",
+        action="append",
+        default=[],
+        metavar="P",
+        help="pilot: a project id whose commands post for real (repeat for several)",
+    )
+    setting.add_argument("--reason", required=True, help="why (kept with the toggle and audited)")
+    setting.add_argument(
+        "--operator",
+        metavar="NAME",
+        help="who runs this, for the toggle and the audit record (default: the OS user)",
+    )
+    setting.set_defaults(handler=_cmd_toggle)
+    listing = actions.add_parser("list", help="each toggle's current setting")
+    listing.set_defaults(handler=_cmd_toggle)
 
 
 def _add_dlq_parser(sub: Any) -> None:
@@ -638,6 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_dlq_parser(sub)
     _add_replay_parser(sub)
+    _add_toggle_parser(sub)
     return parser
 
 

@@ -1,6 +1,6 @@
 """The operator audit trail: one record per operator action on ``ledgerstream.audit``.
 
-Replays and redrives (and, later, toggles) each leave one record saying who did
+Replays, redrives and toggle changes each leave one record saying who did
 what, when, from where, with which arguments and what came of it. The topic is
 not compacted and keeps records for years (``deploy/topics.yaml``); records are
 keyed by the action's id.

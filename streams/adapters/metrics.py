@@ -7,9 +7,9 @@ in ``_total``, durations in seconds). Labels are bounded: logical topic,
 partition, outcome, action, error code, table, toggle: never record ids.
 
 Series that exist before their source does (documented in ``deploy/SLO.md``):
-``ledgerstream_parked_records`` and ``ledgerstream_toggle_enabled`` stay at 0,
-and the ``duplicate``/``parked`` outcomes have no samples, until parking, the
-dedup table and the toggles land.
+``ledgerstream_parked_records`` stays at 0, and the ``duplicate``/``parked``
+outcomes have no samples, until parking and the dedup table land.
+``ledgerstream_toggle_enabled`` shows the control toggles the worker obeys.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from prometheus_client.registry import Collector
 from streams.adapters import exceptions as _adapter_errors  # noqa: F401 - their codes
 from streams.domain.commands import CommandAction
 from streams.domain.exceptions import LedgerstreamError
+from streams.domain.toggles import ToggleName, Toggles
 
 __all__ = ["CONTENT_TYPE", "TOGGLES", "HeartbeatAges", "Metrics", "Outcome", "error_codes"]
 
@@ -41,8 +42,8 @@ __all__ = ["CONTENT_TYPE", "TOGGLES", "HeartbeatAges", "Metrics", "Outcome", "er
 #: refuses a charset inside ``content_type``.
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
-#: Toggles of the control topic (DESIGN.md §2); exported at 0 until they land.
-TOGGLES = ("kill_switch", "pilot", "dry_run")
+#: Toggles of the control topic (DESIGN.md §2), each exported at 0 or 1.
+TOGGLES = tuple(str(name) for name in ToggleName)
 
 _PROCESSING_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5)
 _BATCH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -205,7 +206,7 @@ class Metrics:
         )
         self.toggles = Gauge(
             "ledgerstream_toggle_enabled",
-            "1 while a control toggle is on (0 until the toggles land).",
+            "1 while a control toggle of ledgerstream.control is on, as this worker last read it.",
             ["toggle"],
             registry=r,
         )
@@ -276,6 +277,11 @@ class Metrics:
         self.end_to_end.labels(topic=topic).observe(
             max(0.0, self._clock() - event_time.timestamp())
         )
+
+    def set_toggles(self, toggles: Toggles) -> None:
+        """Publish which control toggles are on."""
+        for name in ToggleName:
+            self.toggles.labels(toggle=str(name)).set(1 if toggles.enabled(name) else 0)
 
     def set_reference_sizes(self, sizes: Mapping[str, int]) -> None:
         """Publish the current size of every reference table."""

@@ -7,10 +7,15 @@ letter carrying the original bytes, so Faust never acks a record that vanished.
 ``process`` is also where every record is measured and traced: its span (when
 tracing is on), its outcome and processing time, its end-to-end latency, and
 the heartbeat canaries, whose outputs it drops so they reach no sink.
+
+The control toggles (``streams.domain.toggles``) live here too: ``command_output``
+sends each command to the accounting sink or its shadow topic by ``sink_for``, and
+agents wait on ``posting`` (cleared while the kill switch is on) before each batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import Callable, Iterable
@@ -31,6 +36,7 @@ from streams.domain.commands import PostLedgerEntry
 from streams.domain.events import parse_event
 from streams.domain.exceptions import LedgerstreamError
 from streams.domain.reference import ReferenceBook
+from streams.domain.toggles import Sink, Toggles, sink_for
 
 _log = logging.getLogger(__name__)
 
@@ -38,6 +44,7 @@ M = TypeVar("M", bound=BaseModel)
 
 DLQ_TOPIC = "ledgerstream.dlq"
 COMMANDS_TOPIC = "acct.ledger-commands"
+SHADOW_TOPIC = "acct.ledger-commands.shadow"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,13 @@ class Output:
 
 
 Handled = tuple[Outcome, list[Output]]
+
+
+def _opened(event: asyncio.Event) -> asyncio.Event:
+    event.set()
+    return event
+
+
 Handler = Callable[[SourceRecord], Handled]
 
 
@@ -70,6 +84,10 @@ class Runtime:
     canaries: ReferenceBook = field(default_factory=canary_book)
     #: Last offset processed per (physical topic, partition): the consumer-lag gauge.
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: The control toggles as last read from ``ledgerstream.control`` (all off at start).
+    toggles: Toggles = field(default_factory=Toggles)
+    #: Set while posting may go on; cleared while the kill switch is on.
+    posting: asyncio.Event = field(default_factory=lambda: _opened(asyncio.Event()))
     # The record being processed (set by `process`; agents are synchronous inside it).
     _span: RecordSpan | None = field(default=None, init=False, repr=False)
     _synthetic: bool = field(default=False, init=False, repr=False)
@@ -83,6 +101,15 @@ class Runtime:
     def logical(self, physical_name: str) -> str:
         """Return the logical name (DESIGN.md §2) of a physical topic."""
         return physical_name.removeprefix(self.topic_prefix)
+
+    def set_toggles(self, toggles: Toggles) -> None:
+        """Adopt new control toggles: routing of the next command, pause or resume, metrics."""
+        self.toggles = toggles
+        if toggles.kill_switch:
+            self.posting.clear()
+        else:
+            self.posting.set()
+        self.metrics.set_toggles(toggles)
 
     def process_batch(
         self, events: Iterable[Any], handler: Handler, send: Callable[[Output], None]
@@ -155,7 +182,11 @@ class Runtime:
         return self.canaries if self._synthetic else self.book
 
     def command_output(self, command: PostLedgerEntry, record: SourceRecord) -> Output:
-        """Encode a command of the record in process, stamped with its trace, to the sink."""
+        """Encode a command of the record in process, stamped with its trace, to its sink.
+
+        The sink is ``acct.ledger-commands``, or its shadow topic (same bytes and
+        headers) under dry-run or for a command outside the pilot's allow-lists.
+        """
         fields = command.model_dump()
         headers: Headers = list(record.headers)
         span = self._span
@@ -165,7 +196,8 @@ class Runtime:
         value = self.codec.encode(COMMANDS_TOPIC, fields)
         self._actions.append(command.action)
         self._event_time = command.source.event_time
-        return Output(self.topic(COMMANDS_TOPIC), command.entity_id.encode(), value, headers)
+        sink = COMMANDS_TOPIC if sink_for(command, self.toggles) is Sink.REAL else SHADOW_TOPIC
+        return Output(self.topic(sink), command.entity_id.encode(), value, headers)
 
     def decode(self, logical_topic: str, record: SourceRecord, model: type[M]) -> M:
         """Decode a record's Avro value and validate it into a domain model.

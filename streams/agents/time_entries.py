@@ -1,9 +1,11 @@
 """The time-entry agent: pm.time-entries → balanced posting commands.
 
 Decode (Confluent wire format) → validate (pydantic) → ``post_time_entry``
-(pure) → encode → send to ``acct.ledger-commands`` keyed by entity. A held
-entry (awaiting approval) sends nothing and is counted; any failure is
-dead-lettered by :meth:`Runtime.process`.
+(pure) → encode → send to ``acct.ledger-commands`` (or its shadow topic, by the
+pilot and dry-run toggles) keyed by entity. A held entry (awaiting approval)
+sends nothing and is counted; any failure is dead-lettered by
+:meth:`Runtime.process`. While the kill switch is on, the agent waits before its
+next batch: nothing is processed or acked, the records wait in Kafka.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def register(
     async def time_entries(stream: Any) -> None:
         await ready.wait()
         async for events in stream.take_events(batch_size, within):
+            await rt.posting.wait()  # the kill switch: hold this batch, unacked
             started = perf_counter()
             rt.process_batch(events, handle, send)
             histogram.observe(perf_counter() - started)

@@ -1,0 +1,129 @@
+"""Kill switch and pilot on a real broker: records wait while paused, then post once, routed.
+
+The toggles are set with ``ledgerstream toggle set`` before the worker starts, so
+this also checks that a worker loads them before it processes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from streams.demo.worker import WorkerProcess
+from tests.integration.conftest import Stack
+from tests.integration.test_pipeline import entry, publish_reference
+
+pytestmark = pytest.mark.integration
+
+COMMANDS = "acct.ledger-commands"
+PAUSE_SECONDS = 3.0
+
+
+def commands_by_entry(stack: Stack, topic: str) -> dict[str, list[dict[str, Any]]]:
+    """Commands of a sink topic by source entry id (decoded with the commands schema)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for record in stack.read(topic):
+        command = stack.codec.decode(COMMANDS, record.value).record
+        found.setdefault(command["source"]["id"], []).append(command)
+    return found
+
+
+def wait_assigned(worker: WorkerProcess, timeout: float = 30.0) -> None:
+    """Wait until the worker's consumer group has given it its partitions."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.metrics().get(("ledgerstream_assigned_partitions", ()), 0) > 0:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no partitions assigned:\n{worker.tail()}")
+
+
+def test_kill_switch_holds_entries_then_pilot_routes_each_exactly_once(stack: Stack) -> None:
+    publish_reference(stack)
+    assert stack.cli("toggle", "set", "kill_switch", "--on", "--reason", "INC-1").code == 0
+    pilot = stack.cli(
+        "toggle",
+        "set",
+        "pilot",
+        "--on",
+        "--allow-customer",
+        "C-1",
+        "--reason",
+        "CHG-2: pilot with Acme",
+        "--operator",
+        "alice",
+    )
+    assert pilot.code == 0, pilot.err
+
+    worker = stack.worker()
+    ready = worker.wait_ready()
+    assert ready["toggles"] == {
+        "kill_switch": True,
+        "dry_run": False,
+        "pilot": True,
+        "allow_customers": ["C-1"],
+        "allow_projects": [],
+    }
+
+    wait_assigned(worker)  # so that an unpaused worker would consume what comes next
+    stack.publish("pm.time-entries", "TE-1", entry("TE-1", "P-1", 60))  # Acme: allow-listed
+    stack.publish("pm.time-entries", "TE-2", entry("TE-2", "P-2", 60))  # Globex: not
+    stack.publish("pm.time-entries", "TE-3", entry("TE-3", "P-1", 30, billable=False))
+    stack.flush()
+
+    deadline = time.monotonic() + PAUSE_SECONDS
+    while time.monotonic() < deadline:  # paused: nothing consumed, nothing posted
+        assert worker.events_consumed("pm.time-entries") == {}, worker.tail()
+        time.sleep(0.25)
+    assert stack.read(COMMANDS, idle=0.5) == []
+
+    assert stack.cli("toggle", "set", "kill_switch", "--off", "--reason", "INC-1 fixed").code == 0
+    stack.wait_consumed(worker, "pm.time-entries", 3, timeout=30)
+    assert worker.events_consumed("pm.time-entries") == {"posted": 3}
+
+    real = commands_by_entry(stack, COMMANDS)
+    shadow = commands_by_entry(stack, f"{COMMANDS}.shadow")
+    # TE-1 and TE-3 (Acme, C-1) post for real; TE-2 (Globex) goes to the shadow topic
+    assert {k: len(v) for k, v in real.items()} == {"TE-1": 2, "TE-3": 1}
+    assert {k: len(v) for k, v in shadow.items()} == {"TE-2": 2}
+    every = [c["command_id"] for cs in [*real.values(), *shadow.values()] for c in cs]
+    assert len(every) == len(set(every)) == 5  # each command exactly once
+
+    gauge = {
+        dict(labels)["toggle"]: value
+        for (name, labels), value in worker.metrics().items()
+        if name == "ledgerstream_toggle_enabled"
+    }
+    assert gauge == {"kill_switch": 0.0, "pilot": 1.0, "dry_run": 0.0}
+
+    consumed = stack.cli("consume", f"{COMMANDS}.shadow", "--idle", "0.5")
+    assert consumed.code == 0
+    assert {json.loads(line)["value"]["source"]["id"] for line in consumed.out.splitlines()} == {
+        "TE-2"
+    }
+
+    listing = stack.cli("toggle", "list")
+    assert listing.code == 0
+    lines = {line.split()[0]: line for line in listing.out.splitlines()}
+    assert lines["kill_switch"].startswith("kill_switch  off")
+    assert "customers=C-1" in lines["pilot"]
+    assert "alice: CHG-2: pilot with Acme" in lines["pilot"]
+    assert "off (not set)" in lines["dry_run"]
+
+    audit = [json.loads(r.value or b"{}") for r in stack.read("ledgerstream.audit", idle=0.5)]
+    assert [(a["action"], a["arguments"]["name"], a["arguments"]["enabled"]) for a in audit] == [
+        ("toggle.set", "kill_switch", True),
+        ("toggle.set", "pilot", True),
+        ("toggle.set", "kill_switch", False),
+    ]
+    assert audit[1]["operator"] == "alice"
+    assert audit[1]["arguments"]["allow_customers"] == ["C-1"]
+
+
+def test_toggle_set_refuses_allow_lists_on_other_toggles(stack: Stack) -> None:
+    run = stack.cli("toggle", "set", "dry_run", "--on", "--allow-customer", "C-1", "--reason", "x")
+    assert run.code == 2
+    assert "only go with the pilot" in run.err
+    assert stack.read("ledgerstream.control", idle=0.5) == []
