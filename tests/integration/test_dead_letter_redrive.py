@@ -11,52 +11,16 @@ from __future__ import annotations
 import json
 import struct
 import time
-import uuid
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from streams.adapters.dlq_store import REDRIVE_COUNT_HEADER, REDRIVEN_FROM_HEADER
 from tests.integration.conftest import Stack
-from tests.integration.test_pipeline import entity, entry, project
+from tests.integration.records import command_id, entry, project, publish_organisation
 
 pytestmark = pytest.mark.integration
 
-NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ledgerstream.io/commands")
 QUIET = {"LEDGERSTREAM_HEARTBEAT_INTERVAL_SECONDS": "0"}  # no canaries in the counts
-
-
-def command_id(entry_id: str, effect: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"time_entry:{entry_id}:1:test.1:{effect}"))
-
-
-def publish_reference(stack: Stack) -> None:
-    stack.publish("ref.entities", "US01", entity("US01", "USD", "America/New_York"))
-    stack.publish(
-        "pm.customers",
-        "C-1",
-        {
-            "customer_id": "C-1",
-            "name": "Acme",
-            "entity_id": "US01",
-            "currency": "USD",
-            "tax_code": None,
-            "default_rate": Decimal("150.00"),
-        },
-    )
-    stack.publish("pm.projects", "P-1", project("P-1", "C-1", "USD", "100.00"))
-    stack.publish(
-        "pm.employees",
-        "E-1",
-        {
-            "employee_id": "E-1",
-            "name": "Ada",
-            "entity_id": "US01",
-            "cost_rate": Decimal("50.00"),
-            "cost_currency": "USD",
-        },
-    )
-    stack.flush()
 
 
 def dlq(stack: Stack, *args: str) -> Any:
@@ -76,7 +40,7 @@ def wait_for_projects(stack: Stack, worker: Any, count: int, timeout: float = 30
 def test_poison_records_are_dead_lettered_precisely_and_a_fixed_one_is_redriven_once(
     stack: Stack,
 ) -> None:
-    publish_reference(stack)
+    publish_organisation(stack)
     worker = stack.worker(**QUIET)
     worker.wait_ready()
 

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.demo.worker import WorkerProcess
 from tests.integration.conftest import Stack
 from tests.integration.observability import OtlpReceiver, PrometheusServer
-from tests.integration.test_pipeline import entry, publish_reference
+from tests.integration.records import entry, publish_reference
 
 pytestmark = pytest.mark.integration
 

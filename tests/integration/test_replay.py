@@ -26,8 +26,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 from streams.cli import worker_input_topics
 from tests.integration.conftest import Stack
-from tests.integration.test_dead_letter_redrive import publish_reference
-from tests.integration.test_pipeline import entry
+from tests.integration.records import entry, publish_organisation
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +63,7 @@ def replay(stack: Stack, *args: str) -> Any:
 
 
 def test_replay_to_earliest_after_a_complete_run_posts_no_new_command_ids(stack: Stack) -> None:
-    publish_reference(stack)
+    publish_organisation(stack)
     for n in range(WAVE):
         stack.publish("pm.time-entries", f"TE-{n}", entry(f"TE-{n}", "P-1", 30 + n))
     stack.flush()

@@ -12,13 +12,12 @@ embedded broker the high watermark is the base offset of the last batch + 1
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import date
 from typing import Any
 
 import pytest
 from tests.integration.conftest import Stack
-from tests.integration.test_pipeline import entity
+from tests.integration.records import customer, employee, entity, entry, project
 
 pytestmark = pytest.mark.integration
 
@@ -27,89 +26,38 @@ LATER_PROJECTS = 500
 FIRST_ENTRIES = 8000
 
 
-def project(n: int) -> dict[str, Any]:
-    return {
-        "project_id": f"P-{n}",
-        "name": f"Project {n}",
-        "entity_id": "US01",
-        "customer_id": "C-1",
-        "kind": "CLIENT_TM",
-        "billing_currency": "USD",
-        "rate": Decimal("100.00"),
-        "task_rates": {},
-        "employee_rates": {},
-        "rounding_increment_minutes": 0,
-        "contract_fx_rate": None,
-        "contract_id": None,
-    }
+def project_n(n: int) -> dict[str, Any]:
+    return project(f"P-{n}", "C-1", "USD", "100.00")
 
 
-def entry(n: int, project_n: int) -> dict[str, Any]:
-    started = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
-    return {
-        "entry_id": f"TE-{n}",
-        "version": 1,
-        "employee_id": "E-1",
-        "project_id": f"P-{project_n}",
-        "task_id": None,
-        "started_at": started,
-        "duration_minutes": 60,
-        "billable": True,
-        "billable_fraction": None,
-        "rate_override": None,
-        "status": "APPROVED",
-        "approved_by": None,
-        "approved_at": None,
-        "description": "",
-        "recorded_at": started,
-    }
+def entry_n(n: int, project_n: int) -> dict[str, Any]:
+    return entry(f"TE-{n}", f"P-{project_n}", 60)
 
 
 def test_killed_worker_restarts_with_complete_reference_data_and_loses_nothing(
     stack: Stack,
 ) -> None:
     stack.publish("ref.entities", "US01", entity("US01", "USD", "America/New_York"))
-    stack.publish(
-        "pm.customers",
-        "C-1",
-        {
-            "customer_id": "C-1",
-            "name": "Acme",
-            "entity_id": "US01",
-            "currency": "USD",
-            "tax_code": None,
-            "default_rate": None,
-        },
-    )
-    stack.publish(
-        "pm.employees",
-        "E-1",
-        {
-            "employee_id": "E-1",
-            "name": "Ada",
-            "entity_id": "US01",
-            "cost_rate": Decimal("60.00"),
-            "cost_currency": "USD",
-        },
-    )
+    stack.publish("pm.customers", "C-1", customer("C-1"))
+    stack.publish("pm.employees", "E-1", employee("E-1", "60.00"))
     for n in range(FIRST_PROJECTS):
-        stack.publish("pm.projects", f"P-{n}", project(n))
+        stack.publish("pm.projects", f"P-{n}", project_n(n))
     stack.flush()
 
     first = stack.worker()
     tables = first.wait_ready()["tables"]
     assert tables["project"] == FIRST_PROJECTS  # type: ignore[index]
     for n in range(FIRST_ENTRIES):
-        stack.publish("pm.time-entries", f"TE-{n}", entry(n, n % FIRST_PROJECTS))
+        stack.publish("pm.time-entries", f"TE-{n}", entry_n(n, n % FIRST_PROJECTS))
     stack.flush()
     at_kill = stack.wait_consumed(first, "pm.time-entries", 300)
     first.kill()  # SIGKILL mid-stream: no commit, no goodbye
     assert at_kill < FIRST_ENTRIES, "the worker finished before the kill: not mid-stream"
 
     for n in range(FIRST_PROJECTS, FIRST_PROJECTS + LATER_PROJECTS):
-        stack.publish("pm.projects", f"P-{n}", project(n))
+        stack.publish("pm.projects", f"P-{n}", project_n(n))
     for n in range(FIRST_ENTRIES, FIRST_ENTRIES + LATER_PROJECTS):
-        stack.publish("pm.time-entries", f"TE-{n}", entry(n, FIRST_PROJECTS + n - FIRST_ENTRIES))
+        stack.publish("pm.time-entries", f"TE-{n}", entry_n(n, FIRST_PROJECTS + n - FIRST_ENTRIES))
     stack.flush()
 
     second = stack.worker()
@@ -122,7 +70,7 @@ def test_killed_worker_restarts_with_complete_reference_data_and_loses_nothing(
         "fx_rate": 0,
     }
     # live update: a project published after start-up is used at once
-    stack.publish("pm.projects", "P-LIVE", project(0) | {"project_id": "P-LIVE"})
+    stack.publish("pm.projects", "P-LIVE", project("P-LIVE", "C-1", "USD", "100.00"))
     stack.flush()
     deadline = time.monotonic() + 30
     while second.wait_ready()["tables"]["project"] < FIRST_PROJECTS + LATER_PROJECTS + 1:  # type: ignore[index]
@@ -131,7 +79,7 @@ def test_killed_worker_restarts_with_complete_reference_data_and_loses_nothing(
     stack.publish(
         "pm.time-entries",
         "TE-LIVE",
-        entry(9999, 0) | {"entry_id": "TE-LIVE", "project_id": "P-LIVE"},
+        entry("TE-LIVE", "P-LIVE", 60),
     )
     stack.flush()
     expected = {f"TE-{n}" for n in range(FIRST_ENTRIES + LATER_PROJECTS)} | {"TE-LIVE"}

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from streams.adapters.avro import SchemaCatalog
 from tests.integration.conftest import Stack
-from tests.integration.test_pipeline import command_id, entry, lines, publish_reference
+from tests.integration.records import command_id, entry, lines, publish_reference
 
 pytestmark = pytest.mark.integration
 

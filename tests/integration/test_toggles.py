@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from streams.demo.worker import WorkerProcess
 from tests.integration.conftest import Stack
-from tests.integration.test_pipeline import entry, publish_reference
+from tests.integration.records import entry, publish_reference
 
 pytestmark = pytest.mark.integration
 
