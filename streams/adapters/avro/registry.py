@@ -2,9 +2,10 @@
 
 The processor never auto-registers: the writer id of a topic is the registry's id
 for the topic's newest *local* schema, looked up by its exact text under
-``<topic>-value``; ``ledgerstream schemas register`` (``register_all``) puts the
-texts there first. Decoding fetches a writer schema by id once and caches it;
-the reader schema is still the topic's newest local version. Registry failures are
+``<topic>-value``; ``ledgerstream schemas register``
+(``streams.adapters.contracts.publish``) puts the texts there first. Decoding
+fetches a writer schema by id once and caches it; the reader schema is still the
+topic's newest local version. Registry failures are
 translated: 404 -> :class:`SchemaNotRegisteredError` / :class:`UnknownSchemaIdError`
 (permanent); anything else, including connection errors, ->
 :class:`RegistryUnavailableError` (transient).
@@ -37,7 +38,6 @@ from streams.adapters.exceptions import (
 __all__ = ["RegistrySchemaSource"]
 
 _NOT_FOUND = 404
-_REJECTED = frozenset({409, 422})  # incompatible with the subject's history, or invalid
 _REGISTER_HINT = "run `ledgerstream schemas register` against this registry first"
 
 
@@ -130,37 +130,6 @@ class RegistrySchemaSource:
     def reader(self, topic: str) -> SchemaVersion:
         """Return the topic's newest local version: every decode resolves into it."""
         return self._catalog.latest(topic)
-
-    def register_all(self) -> list[tuple[SchemaVersion, int]]:
-        """Register every local version, oldest first, under its subject (idempotent).
-
-        Registering an already-registered text returns its existing id, so this is
-        safe to re-run. The registry's compatibility rules apply to each new version.
-
-        Returns:
-            Each local version with its registry id.
-
-        Raises:
-            SchemaNotRegisteredError: The registry rejected a version (incompatible).
-            RegistryUnavailableError: The registry could not be asked.
-
-        """
-        done: list[tuple[SchemaVersion, int]] = []
-        for sv in self._catalog.all_versions():
-            try:
-                schema_id = self._client.register_schema(
-                    sv.subject, RegistrySchema(sv.text, "AVRO")
-                )
-            except SchemaRegistryError as exc:
-                if exc.http_status_code in _REJECTED:
-                    raise SchemaNotRegisteredError(
-                        f"registry rejected {sv.topic}/v{sv.version}.avsc: {exc}"
-                    ) from exc
-                raise _unavailable(f"registration of {sv.subject}", exc) from exc
-            except Exception as exc:  # transport, TLS, auth: the registry is not usable now
-                raise _unavailable(f"registration of {sv.subject}", exc) from exc
-            done.append((sv, int(schema_id)))
-        return done
 
     def _parse(self, schema_id: int, registered: RegistrySchema) -> Schema:
         if (registered.schema_type or "AVRO") != "AVRO" or registered.schema_str is None:

@@ -61,26 +61,13 @@ def test_encode_uses_the_registry_id_and_decodes_through_it(catalog: SchemaCatal
     assert consumer.writer_schema_by_id(registry_id) is catalog.latest(TIME_ENTRIES).parsed
 
 
-def test_register_all_registers_every_version_idempotently(catalog: SchemaCatalog) -> None:
-    client = mock_registry()
-    source = RegistrySchemaSource(client, catalog)
-
-    first = source.register_all()
-    second = source.register_all()
-
-    assert [(sv.subject, i) for sv, i in first] == [(sv.subject, i) for sv, i in second]
-    assert sorted(client.get_subjects()) == catalog.subjects()
-    assert (
-        source.writer(TIME_ENTRIES)[0]
-        == dict((sv.subject, i) for sv, i in first)[f"{TIME_ENTRIES}-value"]
-    )
-
-
 def test_writer_id_is_looked_up_once_and_writer_schemas_fetched_once(
     catalog: SchemaCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = mock_registry()
-    RegistrySchemaSource(client, catalog).register_all()
+    client.register_schema(
+        f"{TIME_ENTRIES}-value", Schema(catalog.latest(TIME_ENTRIES).text, "AVRO")
+    )
     calls: list[str] = []
     for name in ("lookup_schema", "get_schema"):
         original = getattr(client, name)
@@ -154,16 +141,3 @@ def test_registry_server_errors_are_transient(
 def test_reader_is_the_newest_local_version(catalog: SchemaCatalog) -> None:
     source = RegistrySchemaSource(mock_registry(), catalog)
     assert source.reader(TIME_ENTRIES) is catalog.latest(TIME_ENTRIES)
-
-
-def test_an_incompatible_version_is_rejected_at_registration(
-    catalog: SchemaCatalog, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    client = mock_registry()
-
-    def incompatible(*_args: Any, **_kwargs: Any) -> Any:
-        raise SchemaRegistryError(409, 409, "Schema being registered is incompatible")
-
-    monkeypatch.setattr(client, "register_schema", incompatible)
-    with pytest.raises(SchemaNotRegisteredError, match=r"registry rejected .*incompatible"):
-        RegistrySchemaSource(client, catalog).register_all()
