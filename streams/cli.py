@@ -20,14 +20,12 @@ Connection settings come from the environment (``streams/settings.py``):
 from __future__ import annotations
 
 import argparse
-import base64
 import getpass
 import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +38,6 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 #: An operator action refused for safety (a worker still runs, records would be skipped).
 EXIT_REFUSED = 3
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    raise TypeError(type(value).__name__)
 
 
 def _cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
@@ -105,6 +93,7 @@ def _cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
     from streams.adapters.kafka_io import read_topics  # noqa: PLC0415
     from streams.agents.runtime import COMMANDS_TOPIC, SHADOW_TOPIC  # noqa: PLC0415
     from streams.app import schema_source  # noqa: PLC0415
+    from streams.ops.render import json_default  # noqa: PLC0415
 
     if settings.embedded:
         print("KAFKA_BOOTSTRAP_SERVERS is not set", file=sys.stderr)
@@ -134,7 +123,7 @@ def _cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
             row |= {"error": f"{exc.code}: {exc}", "raw": record.value}
         except ValueError as exc:
             row |= {"error": f"not JSON: {exc}", "raw": record.value}
-        print(json.dumps(row, default=_json_default, sort_keys=True))
+        print(json.dumps(row, default=json_default, sort_keys=True))
         shown += 1
         if args.limit and shown >= args.limit:
             break

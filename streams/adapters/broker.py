@@ -24,7 +24,8 @@ from streams.adapters.exceptions import BrokerStartError
 _START_ATTEMPTS = 3
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """Return a loopback TCP port that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -71,7 +72,7 @@ class EmbeddedBroker:
         binary = _broker_binary()
         failures: list[str] = []
         for _ in range(_START_ATTEMPTS):
-            port = _free_port()
+            port = free_port()
             if self._launch(binary, port):
                 self.port = port
                 return self.bootstrap_servers

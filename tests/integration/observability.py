@@ -31,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from streams.demo.worker import free_port
+from streams.adapters.broker import free_port
 
 PROMETHEUS = "prometheus"
 
