@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from streams.adapters.avro import AvroCodec
-from streams.adapters.kafka_io import ConsumedRecord, RecordProducer, read_topics
+from streams.adapters.dlq import SourceRecord
+from streams.adapters.kafka_io import RecordProducer, read_topics
 from streams.domain.exceptions import LedgerstreamError
 
 __all__ = [
@@ -75,7 +76,7 @@ class StoredDeadLetter:
     offset: int
     timestamp_ms: int | None
     key: bytes | None
-    headers: list[Header]
+    headers: Sequence[Header]
     envelope: dict[str, Any] | None
     envelope_error: str | None = None
 
@@ -154,7 +155,7 @@ def _count(headers: Iterable[Header]) -> int:
     return int(text) if text is not None and text.strip().isdigit() else 0
 
 
-def _stored(codec: AvroCodec, record: ConsumedRecord) -> StoredDeadLetter:
+def _stored(codec: AvroCodec, record: SourceRecord) -> StoredDeadLetter:
     envelope, error = None, None
     try:
         envelope = codec.decode(DLQ_TOPIC, record.value).record

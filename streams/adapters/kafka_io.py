@@ -12,30 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka import TopicPartition as ConfluentTopicPartition
 
+from streams.adapters.dlq import SourceRecord
 from streams.adapters.exceptions import KafkaAdminError, ProduceError
 
 _log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumedRecord:
-    """One record read back from a topic."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes | None]]
-    timestamp_ms: int | None
 
 
 class RecordProducer:
@@ -143,7 +130,7 @@ class TopicReader:
             raise KafkaAdminError.from_kafka(exc, "offsets for times") from exc
         return [tp for tp in found if tp.offset >= 0]  # -1: nothing that recent
 
-    def poll(self, timeout: float = 0.2, max_records: int = 500) -> list[ConsumedRecord]:
+    def poll(self, timeout: float = 0.2, max_records: int = 500) -> list[SourceRecord]:
         """Return the records available now (waiting at most ``timeout`` seconds)."""
         records = []
         for message in self._consumer.consume(max_records, timeout=timeout):
@@ -155,7 +142,7 @@ class TopicReader:
             _kind, timestamp = message.timestamp()
             headers = message.headers() or []
             records.append(
-                ConsumedRecord(
+                SourceRecord(
                     topic=cast(str, message.topic()),
                     partition=cast(int, message.partition()),
                     offset=cast(int, message.offset()),
@@ -182,7 +169,7 @@ def read_topics(
     idle_seconds: float = 2.0,
     max_seconds: float = 60.0,
     since_ms: int | None = None,
-) -> Generator[ConsumedRecord, None, None]:
+) -> Generator[SourceRecord, None, None]:
     """Yield every record of the topics from offset 0 until idle for ``idle_seconds``.
 
     ``since_ms`` starts each partition at its first record at or after that

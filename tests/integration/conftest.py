@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from streams.adapters.avro import AvroCodec
 from streams.adapters.broker import EmbeddedBroker
-from streams.adapters.kafka_io import ConsumedRecord, RecordProducer, read_topics
+from streams.adapters.dlq import SourceRecord
+from streams.adapters.kafka_io import RecordProducer, read_topics
 from streams.adapters.topics import ensure_topics, load_topic_specs
 from streams.app import schema_source
 from streams.demo.worker import WorkerProcess
@@ -99,7 +100,7 @@ class Stack:
 
     def read(
         self, topic: str, *, idle: float = 2.0, max_seconds: float = 60.0
-    ) -> list[ConsumedRecord]:
+    ) -> list[SourceRecord]:
         """Every record of a logical topic, read from offset 0 until idle."""
         return list(
             read_topics(
