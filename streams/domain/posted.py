@@ -12,16 +12,19 @@ the balances always equal the net of the commands sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from streams.domain.commands import Dimensions, FxProvenance, Leg, PostLedgerEntry, Side
 from streams.domain.money import MONEY_CONTEXT, RoundingMode, round_money
+from streams.domain.overlay import Overlay, copy_mapping
 from streams.domain.reference import TaxRounding
 
 __all__ = [
+    "STORED_FIELDS",
     "Balance",
     "Bill",
     "Delta",
@@ -156,6 +159,8 @@ class PostedRecord(_Value):
     commands: tuple[PostLedgerEntry, ...] = ()
     effects: Effects = Effects()
     deleted: bool = False
+    #: The rule version that produced ``commands`` (a replay under another compares them).
+    rule_version: str | None = None
 
 
 def relieve(balance: Balance, amount: Decimal, base_currency: str, mode: RoundingMode) -> Decimal:
@@ -170,15 +175,45 @@ def relieve(balance: Balance, amount: Decimal, base_currency: str, mode: Roundin
     return round_money(share, base_currency, mode)
 
 
+#: The mappings of ``PostedLedger`` a worker keeps in its store, one key space each.
+STORED_FIELDS = ("records", "balances", "billed", "invoices", "credited")
+
+
 class PostedLedger(_Value):
     """Everything posted so far, per source record, and the balances it left open."""
 
-    records: dict[str, PostedRecord] = {}
-    balances: dict[str, Balance] = {}
-    billed: dict[str, str] = {}
-    invoices: dict[str, InvoicePosting] = {}
-    credited: dict[str, str] = {}
+    records: Mapping[str, PostedRecord] = {}
+    balances: Mapping[str, Balance] = {}
+    billed: Mapping[str, str] = {}
+    invoices: Mapping[str, InvoicePosting] = {}
+    credited: Mapping[str, str] = {}
     skipped: int = 0
+
+    @classmethod
+    def over(cls, lookup: Callable[[str, str], object | None]) -> PostedLedger:
+        """Return a ledger that reads a key-value store through overlays (see ``changes``).
+
+        Args:
+            lookup: ``lookup(field, key)`` returns the stored value of one of the
+                ledger's mappings (``records``, ``balances``, ``billed``,
+                ``invoices``, ``credited``), already as its model, or None.
+
+        """
+
+        def reader(name: str) -> Overlay[object]:
+            return Overlay(lambda key: lookup(name, key))
+
+        fields: dict[str, Any] = {name: reader(name) for name in STORED_FIELDS}
+        return cls.model_construct(**fields)
+
+    def changes(self) -> dict[str, dict[str, object | None]]:
+        """Return, per stored mapping, the keys written (value) or deleted (None) since ``over``."""
+        found: dict[str, dict[str, object | None]] = {}
+        for name in STORED_FIELDS:
+            mapping = getattr(self, name)
+            if isinstance(mapping, Overlay):
+                found[name] = mapping.changes()
+        return found
 
     def record(self, source_type: str, source_id: str) -> PostedRecord | None:
         """Return what was last posted for a source record, if anything."""
@@ -202,7 +237,7 @@ class PostedLedger(_Value):
             sign: 1 applies, -1 undoes.
 
         """
-        balances = dict(self.balances)
+        balances = copy_mapping(self.balances)
         for delta in effects.deltas:
             old = balances.get(delta.key, Balance(currency=delta.currency, amount=0, base=0))
             new = Balance(
@@ -214,11 +249,11 @@ class PostedLedger(_Value):
                 balances.pop(delta.key, None)
             else:
                 balances[delta.key] = new
-        billed = dict(self.billed)
+        billed = copy_mapping(self.billed)
         _toggle(billed, effects.bills if sign > 0 else effects.unbills, add=True)
         _toggle(billed, effects.unbills if sign > 0 else effects.bills, add=False)
-        invoices = dict(self.invoices)
-        credited = dict(self.credited)
+        invoices = copy_mapping(self.invoices)
+        credited = copy_mapping(self.credited)
         if effects.invoice is not None:
             if sign > 0:
                 invoices[effects.invoice.invoice_id] = effects.invoice
@@ -240,12 +275,12 @@ class PostedLedger(_Value):
 
     def with_record(self, record: PostedRecord) -> PostedLedger:
         """Return the ledger remembering ``record`` as its source's last version."""
-        records = dict(self.records)
+        records = copy_mapping(self.records)
         records[record_key(record.source_type, record.source_id)] = record
         return self.model_copy(update={"records": records})
 
 
-def _toggle(billed: dict[str, str], bills: Iterable[Bill], *, add: bool) -> None:
+def _toggle(billed: MutableMapping[str, str], bills: Iterable[Bill], *, add: bool) -> None:
     for bill in bills:
         if add:
             billed[bill.entry_key] = bill.invoice_id

@@ -4,11 +4,14 @@
 and the offline dry run use. It compares the event's version with what the
 posted-records table holds for its source record:
 
-- nothing posted, or an older version: undo the earlier version's effects, run the
+- nothing posted, or a newer version: undo the earlier version's effects, run the
   event's rule against that state, and send a REVERSE of every earlier command
   (mirrored lines, ``reverses`` = its id) followed by the new POSTs;
 - the same or an older version than the last posted (a replay, a late duplicate):
   post nothing, count it (``PostedLedger.skipped``);
+- the posted version again under another ``rule_version`` (a replay after a mapping
+  change): run the rule anew; if its commands post the same lines, skip as above,
+  otherwise REVERSE the old commands and POST the new ones;
 - a version the rule holds (awaiting approval): nothing changes; the last posted
   version, if any, stays until an approved one arrives.
 
@@ -128,13 +131,24 @@ def post_event(
             f"is not {kind} {source_id} v{version}"
         )
     last = ledger.record(kind, source_id)
-    if last is not None and version <= last.version:
+    live = None if last is None or last.deleted else last
+    # The posted version again, posted under other rules: a replay applying a new mapping.
+    remap = (
+        live is not None
+        and version == live.version
+        and live.rule_version not in (None, rule_version)
+    )
+    if last is not None and version <= last.version and not remap:
         state = "deleted" if last.deleted else "posted"
         reason = f"{kind} {source_id} v{version}: v{last.version} already {state}"
-        return Step(ledger.model_copy(update={"skipped": ledger.skipped + 1}), Skipped(reason))
-    live = None if last is None or last.deleted else last
+        return _skip(ledger, reason)
     base = ledger if live is None else ledger.with_effects(live.effects, by=source_id, sign=-1)
     result = _rule(event, book, base, source, rule_version)
+    if remap and (
+        isinstance(result, Held) or _same(live.commands if live else (), result.commands)
+    ):
+        reason = f"{kind} {source_id} v{version}: unchanged under rules {rule_version}"
+        return _skip(ledger, reason)
     if isinstance(result, Held):
         return Step(ledger, result, (_feedback(source, FeedbackStatus.HELD, reason=result.reason),))
     reversals = (
@@ -146,6 +160,7 @@ def post_event(
         version=version,
         commands=result.commands,
         effects=result.effects,
+        rule_version=rule_version,
     )
     after = base.with_effects(result.effects, by=source_id).with_record(record)
     commands = reversals + result.commands
@@ -186,8 +201,7 @@ def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str)
     """
     last = ledger.record(source.type, source.id)
     if last is None or last.deleted:
-        reason = f"{source.type} {source.id}: nothing posted to delete"
-        return Step(ledger.model_copy(update={"skipped": ledger.skipped + 1}), Skipped(reason))
+        return _skip(ledger, f"{source.type} {source.id}: nothing posted to delete")
     holder = ledger.billed.get(wip_key(source.type, source.id))
     if holder is not None:
         raise AlreadyBilledError(
@@ -201,6 +215,21 @@ def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str)
     )
     feedback = _feedback(source, FeedbackStatus.REVERSED, commands=reversals, reason="deleted")
     return Step(after, Posted(reversals), (feedback,))
+
+
+def _skip(ledger: PostedLedger, reason: str) -> Step:
+    return Step(ledger.model_copy(update={"skipped": ledger.skipped + 1}), Skipped(reason))
+
+
+#: What identifies or traces a command rather than saying what it posts.
+_IDENTITY = {"command_id", "rule_version", "source", "reverses", "trace_id", "span_id"}
+
+
+def _same(old: tuple[PostLedgerEntry, ...], new: tuple[PostLedgerEntry, ...]) -> bool:
+    """Say whether two command lists post the same (ids, rule version, provenance aside)."""
+    return [c.model_dump(exclude=_IDENTITY) for c in old] == [
+        c.model_dump(exclude=_IDENTITY) for c in new
+    ]
 
 
 def _rule(

@@ -10,6 +10,7 @@ so the event can be parked until the record arrives.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
@@ -219,8 +220,17 @@ class ReferenceBook:
     Not thread-safe; one book per worker, filled by one reader.
     """
 
-    def __init__(self) -> None:
-        """Start empty; the agents fill the book from the compacted topics."""
+    def __init__(self, account_map: Mapping[str, str] | None = None) -> None:
+        """Start empty; the agents fill the book from the compacted topics.
+
+        Args:
+            account_map: The posting rules' own account changes (default code ->
+                code), applied to every entity under its own ``account_overrides``.
+                A change here is a new rule version: replayed records whose
+                commands change are reversed and posted anew.
+
+        """
+        self._account_map = dict(account_map or {})
         self._entities: dict[str, LegalEntity] = {}
         self._customers: dict[str, Customer] = {}
         self._projects: dict[str, Project] = {}
@@ -241,6 +251,9 @@ class ReferenceBook:
         """
         check_key(key, model)
         if isinstance(model, LegalEntity):
+            if self._account_map:
+                overrides = {**self._account_map, **model.account_overrides}
+                model = model.model_copy(update={"account_overrides": overrides})
             self._entities[key] = model
         elif isinstance(model, Customer):
             self._customers[key] = model
