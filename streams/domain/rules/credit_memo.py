@@ -5,8 +5,12 @@ journal ``INVOICE`` on the memo's ``issued_on`` at the *invoice's* rate, so that
 revenue, discounts and the WIP relieved go back exactly (transaction and base):
 
 - each credited line's legs, mirrored (Dr 1150 restores the WIP the line relieved,
-  at its accrued base; Dr 4000/4100 revenue; Cr 4900 discount);
-- Dr 2200 the tax on the credited lines, recomputed with the invoice's policy;
+  at its accrued base; Dr 4000/4100 revenue; Cr 4900 discount; Dr 2300 the deposit
+  a retainer invoice's DEPOSIT line billed, taken off the deposits still held at
+  their carried base, refused if they were drawn down already);
+- Dr 2200 the credited lines' shares of the invoice's tax (``tax_by_line``: under
+  PER_INVOICE the tax rounded once is split over the lines, so memos crediting
+  every line give back exactly the tax charged);
 - Cr 1100 up to what is still open on the invoice; any excess (the invoice was
   already paid) is a credit on account, Cr 2300 Customer deposits.
 
@@ -16,6 +20,7 @@ sync-feedback record tells the project system so.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Final
 
@@ -25,6 +30,7 @@ from streams.domain.exceptions import BalanceExceededError, InvalidEventError, U
 from streams.domain.invoices import InvoiceIssued
 from streams.domain.money import convert_amount
 from streams.domain.posted import (
+    Balance,
     Bill,
     Delta,
     Effects,
@@ -34,9 +40,9 @@ from streams.domain.posted import (
     deposit_key,
     relieve,
 )
-from streams.domain.reference import ReferenceBook
+from streams.domain.reference import LegalEntity, ReferenceBook
 from streams.domain.rules.booking import Booked, fx_difference_leg
-from streams.domain.rules.tax import Taxable, tax_by_code
+from streams.domain.rules.tax import Taxable, tax_by_line
 
 __all__ = ["JOURNAL", "credited_key", "post_credit_memo"]
 
@@ -68,13 +74,15 @@ def post_credit_memo(
 
     Returns:
         One command; effects: WIP restored per entry, entries unbilled (released),
-        receivable relieved, any credit on account, the lines marked credited.
+        receivable relieved, deposits returned or credited on account, the lines
+        marked credited.
 
     Raises:
         UnpostedSourceError: The invoice has not been posted (park).
         InvalidEventError: Another entity, customer or currency than the invoice's,
             or a line the invoice does not have.
-        BalanceExceededError: A line is already credited by another memo.
+        BalanceExceededError: A line is already credited by another memo, or a
+            DEPOSIT line's deposits were drawn down already.
 
     """
     invoice_id = memo.credited_invoice_id or ""
@@ -108,19 +116,24 @@ def post_credit_memo(
             )
         lines.append(line)
     head = Dimensions(project_id=memo.project_id, customer_id=memo.customer_id)
-    legs = [stored.mirrored().leg() for line in lines for stored in line.legs]
-    taxes = tax_by_code(
-        [Taxable(ln.line_no, ln.net, ln.tax_code, ln.tax_rate) for ln in lines],
+    deltas: list[Delta] = []
+    deposits = deposit_key(entity.entity_id, memo.customer_id, currency)
+    legs = _mirrored(lines, ledger, entity, deposits, deltas)
+    shares = tax_by_line(
+        [Taxable(ln.line_no, ln.net, ln.tax_code, ln.tax_rate) for ln in original.lines],
         currency,
         mode,
         original.tax_rounding,
     )
+    taxes: dict[str, Decimal] = {}
+    for ln in lines:
+        if ln.tax_code is not None and ln.line_no in shares:
+            taxes[ln.tax_code] = taxes.get(ln.tax_code, Decimal(0)) + shares[ln.line_no]
     for code, tax in taxes.items():
         if tax:
             dims = head.model_copy(update={"tax_code": code})
             legs.append(Leg(Account.TAX_PAYABLE, Side.DEBIT, tax, dims, f"tax {code} credited"))
     total = sum((ln.net for ln in lines), Decimal(0)) + sum(taxes.values(), Decimal(0))
-    deltas: list[Delta] = []
     receivable = ledger.balance(ar_key(invoice_id))
     open_amount = receivable.amount if receivable is not None else Decimal(0)
     credited = min(total, max(open_amount, Decimal(0)))
@@ -137,7 +150,7 @@ def post_credit_memo(
         )
         deltas.append(
             Delta(
-                key=deposit_key(entity.entity_id, memo.customer_id, currency),
+                key=deposits,
                 currency=currency,
                 amount=on_account,
                 base=convert_amount(on_account, fx.rate, entity.base_currency, mode),
@@ -167,3 +180,48 @@ def post_credit_memo(
     )
     commands = (build_command(entity, draft, fx),) if legs else ()  # all zero: nothing to post
     return Booked(commands, effects)
+
+
+def _mirrored(
+    lines: list[LinePosting],
+    ledger: PostedLedger,
+    entity: LegalEntity,
+    key: str,
+    deltas: list[Delta],
+) -> list[Leg]:
+    """Mirror the credited lines' legs; a deposit billed is taken off the deposits held.
+
+    A retainer invoice's DEPOSIT line credited 2300 and added to the customer's
+    deposits; crediting it takes that deposit back off them (Dr 2300 at their
+    carried base, pro rata, so 7900 realises any difference from the invoice rate).
+
+    Raises:
+        BalanceExceededError: The deposits still held are less than the deposit the
+            line billed (they were drawn down by an invoice: credit that first).
+
+    """
+    held = ledger.balance(key)
+    legs: list[Leg] = []
+    for i, line in enumerate(lines):
+        where = f"credited_line_nos.{i}"
+        for stored in line.legs:
+            leg = stored.mirrored().leg()
+            deposit = stored.account == Account.CUSTOMER_DEPOSITS and stored.side is Side.CREDIT
+            if deposit and leg.amount:
+                if held is None or leg.amount > held.amount:
+                    still = held.amount if held is not None else Decimal(0)
+                    raise BalanceExceededError(
+                        f"{where}: line {line.line_no} billed a deposit of {leg.amount}; "
+                        f"only {still} is still held (drawn down already)",
+                        field=where,
+                    )
+                base = relieve(held, leg.amount, entity.base_currency, entity.rounding_mode)
+                held = Balance(
+                    currency=held.currency, amount=held.amount - leg.amount, base=held.base - base
+                )
+                deltas.append(
+                    Delta(key=key, currency=held.currency, amount=-leg.amount, base=-base)
+                )
+                leg = replace(leg, base_amount=base)
+            legs.append(leg)
+    return legs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from streams.domain.commands import RateType
@@ -209,7 +210,7 @@ def test_retainer_drawn_down_across_two_invoices() -> None:
             invoice_id="RET-1", kind="RETAINER", lines=[line(kind="DEPOSIT", amount=D("3000.00"))]
         )
     )
-    fee = {"kind": "FIXED_FEE"}
+    fee: dict[str, Any] = {"kind": "FIXED_FEE"}
     (a,) = books.post(
         invoice(
             invoice_id="A", lines=[line(amount=D("2000.00"), **fee)], retainer_applied=D("2000.00")

@@ -180,3 +180,11 @@ def test_allocation_never_loses_or_invents_a_minor_unit(
         assert abs(Fraction(share) - quota) < unit
         if weight == 0:
             assert share == 0
+    # largest remainder is monotone: a larger driver never gets a smaller share, and
+    # equal drivers get shares at most one minor unit apart
+    for i, wi in enumerate(weights):
+        for j, wj in enumerate(weights):
+            if wi > wj:
+                assert abs(shares[i]) >= abs(shares[j])
+            elif wi == wj:
+                assert abs(shares[i] - shares[j]) <= unit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from streams.domain.commands import RateType
@@ -14,7 +15,7 @@ from tests.unit.domain.builders import book_of, customer, entity, project, spot,
 from tests.unit.domain.test_invoice_rule import eur_books
 
 D = Decimal
-FEE = {"kind": "FIXED_FEE"}
+FEE: dict[str, Any] = {"kind": "FIXED_FEE"}
 
 
 def test_two_partial_payments_in_a_foreign_currency_realise_fx() -> None:

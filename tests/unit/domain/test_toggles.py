@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from streams.domain.commands import PostLedgerEntry
@@ -35,7 +36,7 @@ def toggle(name: str, *, enabled: bool = True, **lists: tuple[str, ...]) -> Togg
     )
 
 
-def pilot(**lists: tuple[str, ...]) -> Toggles:
+def pilot(**lists: Any) -> Toggles:
     return Toggles().applied("pilot", toggle("pilot", **lists))
 
 
