@@ -6,7 +6,11 @@ instants ISO-8601 with an offset); ``{"topic": T, "key": K, "value": null}`` del
 (a tombstone). Each value is checked against the topic's newest schema
 (``from_json_form``), validated into its domain model (``parse_event``) and posted
 with ``post_event`` against an in-memory posted-records table, exactly as a worker
-would. A line that cannot post says where and why (line, field, reason); an event
+would. A line may carry ``"schema_version": N``: its value is then in version N's
+JSON form, and it is encoded with that version and decoded by the worker's codec,
+so an older version is translated into the current model
+(``streams.adapters.avro.translate``) exactly as a worker reads it. A line that
+cannot post says where and why (line, field, reason); an event
 waiting for something not posted yet (an entry, an invoice) is parked and retried
 after each later event. ``streams.domain.trial_balance`` sums the commands.
 """
@@ -14,7 +18,7 @@ after each later event. ``streams.domain.trial_balance`` sums the commands.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +26,8 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-from streams.adapters.avro import SchemaCatalog, from_json_form
+from streams.adapters.avro import AvroCodec, SchemaCatalog, from_json_form
+from streams.adapters.exceptions import JsonFormError
 from streams.domain.commands import PostLedgerEntry, SourceRef
 from streams.domain.events import ExpenseRecorded, TimeEntryRecorded, parse_event
 from streams.domain.exceptions import LedgerstreamError, TransientError
@@ -117,14 +122,73 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
             yield number, data
 
 
-def _model(catalog: SchemaCatalog, topic: str, model: type[BaseModel], value: Any) -> Any:
-    record = from_json_form(catalog.reader(topic).parsed, value)
-    return parse_event(model, record)
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """Reads a line's value into a model: newest schema, or the version the line names."""
+
+    catalog: SchemaCatalog
+    codec: AvroCodec
+
+    def model(self, topic: str, model: type[BaseModel], data: dict[str, Any]) -> Any:
+        version = data.get("schema_version")
+        if version is None:
+            record = self._newest(topic, data["value"])
+        else:
+            record = self._versioned(topic, version, data["value"])
+        return parse_event(model, record)
+
+    def _newest(self, topic: str, value: Any) -> Any:
+        try:
+            return from_json_form(self.catalog.reader(topic).parsed, value)
+        except JsonFormError as exc:
+            raise _older_field_hint(self.catalog, topic, exc) from exc
+
+    def _versioned(self, topic: str, version: Any, value: Any) -> Any:
+        """Read ``value`` as ``topic`` version ``version``, then as a worker decodes it."""
+        versions = self.catalog.versions(topic)
+        if type(version) is not int or version not in versions:
+            raise JsonFormError(
+                f"schema_version: expected a schema version of {topic} "
+                f"({versions[0]}..{versions[-1]}), got {version!r}",
+                field="schema_version",
+            )
+        record = from_json_form(self.catalog.version(topic, version).parsed, value)
+        return self.codec.decode(topic, self.codec.encode(topic, record, version=version)).record
+
+
+def _older_field_hint(catalog: SchemaCatalog, topic: str, error: JsonFormError) -> JsonFormError:
+    """Point a field of an older version only at ``schema_version`` (else keep the error)."""
+    name = error.field
+    newest = catalog.latest(topic)
+    if (
+        name is None
+        or "." in name
+        or not error.message.endswith("unknown field, not in the schema")
+    ):
+        return error
+    older = [sv.version for sv in catalog.history(topic)[:-1] if _has_field(sv.raw, name)]
+    if not older:
+        return error
+    return JsonFormError(
+        f"{name}: unknown field, not in {topic} v{newest.version} (a field of v{older[-1]}: "
+        f'give the line "schema_version": {older[-1]})',
+        field=name,
+    )
+
+
+def _has_field(raw: dict[str, Any], name: str) -> bool:
+    return any(f["name"] == name for f in raw.get("fields", ()))
 
 
 def load_reference(path: Path, catalog: SchemaCatalog, run: DryRun) -> ReferenceBook:
     """Read reference records (entities, customers, projects, employees, FX rates) into a book."""
-    book = ReferenceBook()
+    return _load_reference(path, _Reader(catalog, AvroCodec(catalog)), run)
+
+
+def _load_reference(
+    path: Path, reader: _Reader, run: DryRun, account_map: Mapping[str, str] | None = None
+) -> ReferenceBook:
+    book = ReferenceBook(account_map)
     for number, data in _lines(path):
         if isinstance(data, LineError):
             run.errors.append(data)
@@ -135,21 +199,30 @@ def load_reference(path: Path, catalog: SchemaCatalog, run: DryRun) -> Reference
             run.errors.append(LineError(path.name, number, "topic", reason))
             continue
         try:
-            model = _model(catalog, topic, REFERENCE_TOPICS[topic][1], data["value"])
+            model = reader.model(topic, REFERENCE_TOPICS[topic][1], data)
             book.put(reference_key(model), model)
         except LedgerstreamError as exc:
             run.errors.append(LineError.of(path.name, number, exc))
     return book
 
 
-def dry_run(reference: Path, events: Path, *, catalog: SchemaCatalog, rule_version: str) -> DryRun:
+def dry_run(
+    reference: Path,
+    events: Path,
+    *,
+    catalog: SchemaCatalog,
+    rule_version: str,
+    account_map: Mapping[str, str] | None = None,
+) -> DryRun:
     """Post every event of a file against reference data, as a worker would, without Kafka.
 
     Args:
         reference: JSON lines of reference records.
         events: JSON lines of events (and tombstones), posted in file order.
-        catalog: The schemas (JSON form is checked against each topic's newest one).
+        catalog: The schemas (JSON form is checked against each topic's newest one,
+            or the version a line's ``schema_version`` names).
         rule_version: Stamped on every command (part of ``command_id``).
+        account_map: The rule version's account changes (``LEDGERSTREAM_ACCOUNT_MAP``).
 
     Returns:
         The commands in order, the sync feedback, and every line that did not post
@@ -157,7 +230,8 @@ def dry_run(reference: Path, events: Path, *, catalog: SchemaCatalog, rule_versi
 
     """
     run = DryRun()
-    book = load_reference(reference, catalog, run)
+    reader = _Reader(catalog, AvroCodec(catalog))
+    book = _load_reference(reference, reader, run, account_map)
     parked: list[_Parked] = []
     for number, data in _lines(events):
         if isinstance(data, LineError):
@@ -166,7 +240,7 @@ def dry_run(reference: Path, events: Path, *, catalog: SchemaCatalog, rule_versi
         _post_line(
             run,
             book,
-            catalog=catalog,
+            reader=reader,
             name=events.name,
             number=number,
             data=data,
@@ -182,7 +256,7 @@ def _post_line(
     run: DryRun,
     book: ReferenceBook,
     *,
-    catalog: SchemaCatalog,
+    reader: _Reader,
     name: str,
     number: int,
     data: dict[str, Any],
@@ -210,7 +284,7 @@ def _post_line(
         _redrive(run, book, parked, rule_version)
         return
     try:
-        event: SourceEvent = _model(catalog, topic, model, data["value"])
+        event: SourceEvent = reader.model(topic, model, data)
         _, source_id, version = identity(event)
         source = _source(
             kind, source_id, version, topic=topic, number=number, event_time=event.recorded_at

@@ -1,1 +1,1 @@
-"""The demo: sample data, a worker child process and a live summary."""
+"""The demo: sample data (and the mixed month), a worker child process and a live summary."""

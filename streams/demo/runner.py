@@ -1,9 +1,17 @@
 """``ledgerstream demo``: the whole pipeline on the embedded broker, watched live.
 
 Starts the broker (unless a cluster is configured), creates the topics,
-publishes the sample organisation and a stream of time entries, runs a real
-worker process, and reads the sink and dead-letter topics back. Every command
-read back is checked for balance independently of the code that built it.
+publishes the sample organisation and the mixed month (``streams.demo.month``:
+every event type) followed by a stream of time entries, runs a real worker
+process, and reads the sink and dead-letter topics back. Every command read back
+is checked for balance independently of the code that built it.
+
+Events are counted per topic, in and processed (a record counts as processed once
+it ended: posted, held, skipped, duplicate or dead-lettered; a record the worker
+parked, waiting for an entry or reference data, is counted in ``parked`` until it
+posts). A topic the worker has no agent for (it declares no
+``ledgerstream_events_consumed_total`` series for it) is listed in
+``not_consumed``: its events wait in Kafka, and ``demo --once`` does not wait for them.
 """
 
 from __future__ import annotations
@@ -14,9 +22,9 @@ import signal
 import sys
 import tempfile
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,18 +34,31 @@ from streams.adapters.kafka_io import RecordProducer, TopicReader
 from streams.adapters.topics import ensure_topics, load_topic_specs
 from streams.app import cluster, schema_source
 from streams.demo import sample
-from streams.demo.worker import WorkerProcess
+from streams.demo.month import mixed_month
+from streams.demo.worker import Samples, WorkerProcess
 from streams.settings import Settings
 
 COMMANDS = "acct.ledger-commands"
 DLQ = "ledgerstream.dlq"
-ENTRIES = "pm.time-entries"
+EVENT_TOPICS = ("pm.time-entries", "pm.expenses", "pm.invoices", "pm.payments")
 RATE_WINDOW_SECONDS = 5.0
+#: How long ``--once`` gives parked records to post once everything else has ended.
+PARKED_GRACE_SECONDS = 10.0
+EVENTS_CONSUMED = "ledgerstream_events_consumed_total"
+PARKED_RECORDS = "ledgerstream_parked_records"
+#: Counted each time a record parks (again); the record is not processed until it ends.
+_PARKED = "parked"
 
 
 @dataclass
 class DemoSummary:
-    """What a demo run did (the final JSON line of ``demo --once``)."""
+    """What a demo run did (the final JSON line of ``demo --once``).
+
+    ``events_in`` and ``processed`` are totals over every event topic; the
+    ``_by_topic`` maps split them, ``parked`` is how many records wait in the worker
+    (not processed yet), and ``not_consumed`` names the topics events were published
+    to that the worker does not consume.
+    """
 
     events_in: int = 0
     processed: int = 0
@@ -47,6 +68,41 @@ class DemoSummary:
     unbalanced: int = 0
     events_per_second: float = 0.0
     seconds: float = 0.0
+    events_in_by_topic: dict[str, int] = field(default_factory=dict)
+    processed_by_topic: dict[str, int] = field(default_factory=dict)
+    not_consumed: list[str] = field(default_factory=list)
+    parked: int = 0
+
+    def count_in(self, published: Counter[str]) -> None:
+        """Add published events, per topic."""
+        for topic, n in published.items():
+            self.events_in_by_topic[topic] = self.events_in_by_topic.get(topic, 0) + n
+        self.events_in_by_topic = dict(sorted(self.events_in_by_topic.items()))
+        self.events_in = sum(self.events_in_by_topic.values())
+
+    def count_processed(self, samples: Samples) -> None:
+        """Set, from a worker's metrics, what ended per consumed topic, is held, is parked."""
+        consumed = consumption(samples, EVENT_TOPICS)
+        self.processed_by_topic = {
+            topic: int(sum(n for outcome, n in outcomes.items() if outcome != _PARKED))
+            for topic, outcomes in sorted(consumed.items())
+        }
+        self.processed = sum(self.processed_by_topic.values())
+        self.held = int(sum(outcomes.get("held", 0) for outcomes in consumed.values()))
+        self.parked = int(sum(v for (name, _), v in samples.items() if name == PARKED_RECORDS))
+
+    def caught_up(self) -> bool:
+        """Return True once every event of a consumed topic has ended or is parked.
+
+        Per topic, counts beyond what was published (a redelivered batch counted
+        twice) do not make up for another topic's missing ones.
+        """
+        published = ended = 0
+        for topic, n in self.events_in_by_topic.items():
+            if topic not in self.not_consumed:
+                published += n
+                ended += min(n, self.processed_by_topic.get(topic, 0))
+        return ended + self.parked >= published
 
 
 def is_balanced(command: dict[str, Any]) -> bool:
@@ -68,16 +124,35 @@ def publish(
     codec: AvroCodec,
     settings: Settings,
     records: Iterable[sample.SampleRecord],
-) -> int:
-    """Encode and send sample records; return how many were sent."""
-    count = 0
+) -> Counter[str]:
+    """Encode (with the record's schema version, if it names one) and send; count per topic."""
+    count: Counter[str] = Counter()
     for record in records:
         value = None
         if record.value is not None:
-            value = sample.corrupt(codec.encode(record.topic, record.value), record.corruption)
+            encoded = codec.encode(record.topic, record.value, version=record.schema_version)
+            value = sample.corrupt(encoded, record.corruption)
         producer.send(settings.topic(record.topic), record.key.encode(), value)
-        count += 1
+        count[record.topic] += 1
     return count
+
+
+def consumption(samples: Samples, topics: Iterable[str]) -> dict[str, dict[str, float]]:
+    """Return, per topic the worker consumes, its real records consumed so far by outcome.
+
+    A topic is consumed when the worker exports any series for it (declared at 0
+    on start); outcomes still at 0 and heartbeat canaries (``synthetic``) are left out.
+    """
+    wanted = set(topics)
+    outcomes: dict[str, dict[str, float]] = {}
+    for (name, labels), value in samples.items():
+        tags = dict(labels)
+        if name != EVENTS_CONSUMED or tags.get("topic") not in wanted:
+            continue
+        counts = outcomes.setdefault(tags["topic"], {})
+        if value and tags["outcome"] != "synthetic":
+            counts[tags["outcome"]] = value
+    return outcomes
 
 
 class _Live:
@@ -111,8 +186,12 @@ def run_demo(
     rate: float,
     out: TextIO = sys.stdout,
     timeout: float = 600.0,
+    month: bool = True,
 ) -> DemoSummary:
     """Run the demo; with ``once`` stop after the sample set, else run until Ctrl-C.
+
+    The sample set is the mixed month (unless ``month`` is False), then ``events``
+    time entries; live mode then keeps publishing time entries at ``rate`` a second.
 
     SIGTERM and SIGHUP (a closed terminal) stop it like Ctrl-C. The first of them
     starts an orderly stop (worker, then broker); later ones are ignored, so a
@@ -122,7 +201,13 @@ def run_demo(
     try:
         with cluster(settings) as live_settings:
             return _run(
-                live_settings, once=once, events=events, rate=rate, out=out, timeout=timeout
+                live_settings,
+                once=once,
+                events=events,
+                rate=rate,
+                out=out,
+                timeout=timeout,
+                month=month,
             )
     finally:
         for sig, handler in previous.items():
@@ -155,39 +240,72 @@ def _start_worker(settings: Settings, out: TextIO) -> WorkerProcess:
     return worker
 
 
+@dataclass
+class _Feed:
+    """Publishes sample records (flushed), counting events in; numbers generated entries."""
+
+    producer: RecordProducer
+    codec: AvroCodec
+    settings: Settings
+    summary: DemoSummary
+    generated: int = 0
+
+    def send(self, records: Iterable[sample.SampleRecord]) -> Counter[str]:
+        sent = publish(self.producer, self.codec, self.settings, records)
+        self.producer.flush()
+        return sent
+
+    def events(self, records: Iterable[sample.SampleRecord]) -> None:
+        self.summary.count_in(self.send(records))
+
+    def entries(self, count: int) -> None:
+        self.events(sample.time_entries(count, start=self.generated + 1))
+        self.generated += count
+
+
 def _run(
-    settings: Settings, *, once: bool, events: int, rate: float, out: TextIO, timeout: float
+    settings: Settings,
+    *,
+    once: bool,
+    events: int,
+    rate: float,
+    out: TextIO,
+    timeout: float,
+    month: bool,
 ) -> DemoSummary:
     client = settings.kafka_client_config()
     specs = load_topic_specs(settings.topics_file)
     ensure_topics(
         client, specs, prefix=settings.topic_prefix, single_node=settings.embedded_profile
     )
-    codec = AvroCodec(schema_source(settings))
-    producer = RecordProducer(client)
-    publish(producer, codec, settings, sample.reference_records())
-    producer.flush()
     summary = DemoSummary()
+    feed = _Feed(RecordProducer(client), AvroCodec(schema_source(settings)), settings, summary)
+    the_month = mixed_month() if month else None
+    feed.send([*sample.reference_records(), *(the_month.reference if the_month else ())])
     worker = _start_worker(settings, out)
     reader = TopicReader(client, [settings.topic(COMMANDS), settings.topic(DLQ)])
     live = _Live(out)
     try:
         worker.wait_ready()
-        summary.events_in += publish(producer, codec, settings, sample.time_entries(events))
-        producer.flush()
+        consumed = consumption(worker.metrics(), EVENT_TOPICS)
+        if the_month is not None:
+            feed.events(the_month.events)
+        feed.entries(events)
+        summary.not_consumed = sorted(set(summary.events_in_by_topic) - set(consumed))
         started = time.monotonic()
         throughput = _Throughput(average=once)
+        settled = Settled(PARKED_GRACE_SECONDS)
         while True:
-            _drain(reader, codec, settings, summary)
-            outcomes = worker.events_consumed(ENTRIES)
-            summary.processed = int(sum(outcomes.values()))
-            summary.held = int(outcomes.get("held", 0))
+            _drain(reader, feed.codec, settings, summary)
+            summary.count_processed(worker.metrics())
             now = time.monotonic()
-            summary.events_per_second = throughput.update(now, summary.processed)
+            if not settled.waiting:  # the rate of the sample set, not of the grace period
+                summary.events_per_second = throughput.update(now, summary.processed)
             summary.seconds = now - started
             live.show(summary)
-            if once and summary.processed >= summary.events_in:
-                _drain_until_idle(reader, codec, settings, summary)
+            if once and settled(summary, now):
+                _drain_until_idle(reader, feed.codec, settings, summary)
+                summary.count_processed(worker.metrics())  # parked records may have posted
                 break
             if once and now - started > timeout:
                 raise TimeoutError(f"demo did not finish in {timeout}s:\n{worker.tail()}")
@@ -195,13 +313,9 @@ def _run(
                 raise RuntimeError(f"the worker stopped; its log:\n{worker.tail()}")
             if not once and rate > 0:
                 # keep publishing at `rate`: whatever is due since the live phase began
-                due = events + int(rate * (now - started)) - summary.events_in
+                due = events + int(rate * (now - started)) - feed.generated
                 if due > 0:
-                    first = summary.events_in + 1
-                    summary.events_in += publish(
-                        producer, codec, settings, sample.time_entries(due, start=first)
-                    )
-                    producer.flush()
+                    feed.entries(due)
     except KeyboardInterrupt:
         pass
     finally:
@@ -213,6 +327,29 @@ def _run(
             live.show(summary, force=True)
             out.write("\n")
     return summary
+
+
+class Settled:
+    """When ``--once`` may stop: every event ended or is parked, and parked ones had time."""
+
+    def __init__(self, grace: float) -> None:
+        """Give parked records ``grace`` seconds to post after the rest caught up."""
+        self._grace = grace
+        self._since: float | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """True while the rest has caught up and parked records are given time."""
+        return self._since is not None
+
+    def __call__(self, summary: DemoSummary, now: float) -> bool:
+        """Return True once caught up with nothing parked, or parked for ``grace`` seconds."""
+        if not summary.caught_up():
+            self._since = None
+            return False
+        if self._since is None:
+            self._since = now
+        return not summary.parked or now - self._since >= self._grace
 
 
 class _Throughput:

@@ -21,13 +21,18 @@ DAYS = 26
 
 @dataclass(frozen=True, slots=True)
 class SampleRecord:
-    """One record to publish: logical topic, key, value and how to corrupt its bytes."""
+    """One record to publish: logical topic, key, value and how to corrupt its bytes.
+
+    ``value`` is in the Python form of the topic's newest schema, or of version
+    ``schema_version`` when set (a record from an older producer); None is a tombstone.
+    """
 
     topic: str
     key: str
     value: Record | None
     corruption: str | None = None  # "bad_magic" | "truncate": applied after encoding
     expect_dead_letter: bool = False
+    schema_version: int | None = None
 
 
 def corrupt(encoded: bytes, corruption: str | None) -> bytes:

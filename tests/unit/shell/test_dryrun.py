@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,99 @@ def test_dry_run_help_documents_every_option(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     for option in ("--reference", "--rule-version", "--schemas", "--feedback"):
         assert option in out
+
+
+def v2_entry() -> dict[str, Any]:
+    """An intercompany entry (hans, DE, on the US project): three commands."""
+    line = next(e for e in example_events() if e["value"] and e["value"]["entry_id"] == "TE-2")
+    return json.loads(json.dumps(line))
+
+
+def v1_twin(line: dict[str, Any]) -> dict[str, Any]:
+    """The same entry as a v1 producer writes it: a duration instead of an end."""
+    value = dict(line["value"])
+    started = datetime.fromisoformat(value["started_at"])
+    ended = datetime.fromisoformat(value.pop("ended_at"))
+    value["duration_minutes"] = (ended - started) // timedelta(minutes=1)
+    return {"topic": line["topic"], "schema_version": 1, "value": value}
+
+
+def test_a_v1_time_entry_posts_exactly_like_its_v2_twin(tmp_path: Path) -> None:
+    v2 = v2_entry()
+    v1 = v1_twin(v2)
+    assert "ended_at" not in v1["value"]
+    assert v1["value"]["duration_minutes"] == 480
+    reference = EXAMPLES / "reference.jsonl"
+    old = run(reference, write(tmp_path / "v1.jsonl", [v1]))
+    new = run(reference, write(tmp_path / "v2.jsonl", [v2]))
+    assert (old.errors, new.errors) == ([], [])
+    assert len(new.commands) == 3  # revenue, ic-cost, ic-recharge
+    assert [c.model_dump() for c in old.commands] == [c.model_dump() for c in new.commands]
+    # naming the newest version explicitly changes nothing either
+    named = run(reference, write(tmp_path / "named.jsonl", [v2 | {"schema_version": 2}]))
+    assert [c.model_dump() for c in named.commands] == [c.model_dump() for c in new.commands]
+
+
+def test_an_old_version_is_translated_like_the_worker_does(tmp_path: Path) -> None:
+    v1 = v1_twin(v2_entry())
+    v1["value"]["duration_minutes"] = -30  # only v1 can say this; its translator refuses it
+    expense = next(e for e in example_events() if e["value"] and e["value"].get("expense_id"))
+    old_expense = dict(expense["value"])
+    old_expense["description"] = old_expense.pop("business_purpose")
+    old_expense["markup_rate"] = None  # v1: null meant no markup
+    rows = [v1, {"topic": "pm.expenses", "schema_version": 1, "value": old_expense}]
+    result = run(EXAMPLES / "reference.jsonl", write(tmp_path / "old.jsonl", rows))
+    assert [str(e) for e in result.errors] == [
+        "old.jsonl:1: duration_minutes: must be >= 0 (got -30) [INVALID_EVENT]"
+    ]
+    cost, rebill = result.commands
+    assert (cost.journal, cost.lines[0].memo) == ("EXPENSE", "client visit")  # the description
+    assert rebill.lines[0].amount == Decimal(old_expense["amount"])  # null markup: none
+
+
+def test_a_wrong_schema_version_is_a_precise_line_error(tmp_path: Path) -> None:
+    v2 = v2_entry()
+    v1 = v1_twin(v2)
+    rows = [
+        v2 | {"schema_version": 3},
+        v2 | {"schema_version": "2"},
+        v2 | {"schema_version": 1},  # a v2 value read as v1: ended_at is not a v1 field
+        {"topic": v1["topic"], "value": v1["value"]},  # a v1 value without its version
+        v2,
+    ]
+    result = run(EXAMPLES / "reference.jsonl", write(tmp_path / "versions.jsonl", rows))
+    assert [str(e) for e in result.errors] == [
+        "versions.jsonl:1: schema_version: expected a schema version of pm.time-entries (1..2),"
+        " got 3 [INVALID_JSON_FORM]",
+        "versions.jsonl:2: schema_version: expected a schema version of pm.time-entries (1..2),"
+        " got '2' [INVALID_JSON_FORM]",
+        "versions.jsonl:3: ended_at: unknown field, not in the schema [INVALID_JSON_FORM]",
+        "versions.jsonl:4: duration_minutes: unknown field, not in pm.time-entries v2 (a field"
+        ' of v1: give the line "schema_version": 1) [INVALID_JSON_FORM]',
+    ]
+    assert len(result.commands) == 3  # the good last line still posts
+
+
+def test_reference_lines_may_name_an_older_version_too(tmp_path: Path) -> None:
+    lines = (EXAMPLES / "reference.jsonl").read_text().splitlines()
+    rows: list[Any] = [json.loads(line) for line in lines]
+    entity = next(r for r in rows if r["value"].get("entity_id") == "DE")
+    del entity["value"]["tax_rounding"]  # v1 of ref.entities has no tax policy
+    entity["schema_version"] = 1
+    reference = write(tmp_path / "reference.jsonl", rows)
+    result = run(reference, write(tmp_path / "e.jsonl", [v2_entry()]))
+    assert result.errors == []
+    assert len(result.commands) == 3
+    entity["schema_version"] = 7
+    result = run(write(tmp_path / "bad.jsonl", rows), write(tmp_path / "e.jsonl", [v2_entry()]))
+    assert str(result.errors[0]).startswith(
+        "bad.jsonl:2: schema_version: expected a schema version of ref.entities (1..2), got 7"
+    )
+
+
+def test_dry_run_help_documents_schema_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["dry-run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert '"schema_version": N' in out
+    assert "translated to the current model exactly as a worker decodes it" in out
