@@ -1,9 +1,10 @@
 """Wiring: one Faust app with its agents, the reference loader and the HTTP pages.
 
 ``create_app`` turns :class:`Settings` into a ready-to-run Faust app; nothing
-else builds clients. Outputs go through Faust's buffered producer
-(``send_soon``): Faust flushes it before every offset commit, so a committed
-offset never runs ahead of the commands and dead letters it produced.
+else builds clients. Every agent delivers a batch's outputs (and stage 2 its
+table changes) and waits for the broker's acknowledgements before it takes the
+next batch (``_Delivery``), so a committed offset never runs ahead of the
+commands, dead letters and table rows its records produced.
 
 Operations wiring lives here too: the tracer (only when ``OTEL_TRACES_EXPORTER``
 names an exporter), the heartbeat timer that produces canaries, and the timers
@@ -19,8 +20,8 @@ import logging
 import os
 import socket
 import ssl
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, cast
 
@@ -34,10 +35,10 @@ from streams.adapters.avro import AvroCodec, RegistrySchemaSource, SchemaCatalog
 from streams.adapters.broker import EmbeddedBroker
 from streams.adapters.dlq import SourceRecord
 from streams.adapters.metrics import CONTENT_TYPE, Metrics
-from streams.adapters.reference_loader import ReferenceLoader
-from streams.adapters.topics import load_topic_specs
+from streams.adapters.reference_loader import ReferenceLoader, read_partition
+from streams.adapters.topics import TopicSpec, ensure_topics, load_topic_specs
 from streams.adapters.tracing import RecordTracer, build_provider
-from streams.agents import control, reference, time_entries
+from streams.agents import control, ledger, reference, route
 from streams.agents.runtime import Output, Runtime
 from streams.domain.reference import ReferenceBook
 from streams.settings import Settings
@@ -45,6 +46,8 @@ from streams.settings import Settings
 _log = logging.getLogger(__name__)
 
 EXIT_FATAL = 70
+#: Heartbeat canaries go into the time-entry topic (``streams.adapters.heartbeat``).
+HEARTBEAT_TOPIC = "pm.time-entries"
 
 
 def _stop_hard(error: BaseException) -> None:
@@ -140,18 +143,37 @@ def _faust_settings(settings: Settings) -> Mapping[str, Any]:
     return profile
 
 
-class _Sender:
-    """Queue an output on Faust's producer buffer (flushed before each commit)."""
+class _Delivery:
+    """Send outputs through Faust's producer and wait until the broker acknowledged each.
+
+    Agents await this before they take their next batch, so no offset is ever
+    committed past a record whose outputs were not delivered. (Faust's own
+    ``send_soon`` buffer is not enough: its pre-commit flush gives up after 0.1 s
+    when the producer is backed up; nor is a plain ``send`` inside an agent, which
+    Faust holds back as an attachment and publishes at commit time without waiting.
+    Measured: a SIGKILL then lost 1,231 of 8,000 records.)
+    """
 
     def __init__(self, app: faust.App) -> None:
         self._app = app
         self._topics: dict[str, Any] = {}
 
-    def __call__(self, output: Output) -> None:
-        topic = self._topics.get(output.topic)
-        if topic is None:
-            topic = self._topics[output.topic] = self._app.topic(output.topic)
-        topic.send_soon(key=output.key, value=output.value, headers=cast(Any, output.headers))
+    async def __call__(self, outputs: Sequence[Output]) -> None:
+        pending = []
+        for output in outputs:
+            topic = self._topics.get(output.topic)
+            if topic is None:
+                topic = self._topics[output.topic] = self._app.topic(output.topic)
+            pending.append(
+                await topic.send(
+                    key=output.key,
+                    value=output.value,
+                    partition=output.partition,
+                    headers=cast(Any, output.headers),
+                    force=True,  # now: not an "attachment" sent at the next commit
+                )
+            )
+        await asyncio.gather(*pending)  # raises if any was not delivered
 
 
 def record_tracer(settings: Settings, processor: str) -> RecordTracer | None:
@@ -172,12 +194,12 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     if settings.kafka_bootstrap_servers is None:
         raise ValueError("create_app needs KAFKA_BOOTSTRAP_SERVERS (the CLI starts a broker)")
     metrics = Metrics()
-    metrics.declare_topics(events=[time_entries.TOPIC], reference=reference.REFERENCE_TOPICS)
+    metrics.declare_topics(events=route.EVENT_TOPICS, reference=reference.REFERENCE_TOPICS)
     metrics.build_info.labels(version=_package_version(), rule_version=settings.rule_version).set(1)
     processor = f"{settings.app_id}@{socket.gethostname()}"
     rt = Runtime(
         codec=AvroCodec(schema_source(settings)),
-        book=ReferenceBook(),
+        book=ReferenceBook(settings.account_map),
         metrics=metrics,
         rule_version=settings.rule_version,
         topic_prefix=settings.topic_prefix,
@@ -186,10 +208,11 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         on_fatal=_stop_hard,
     )
     app = faust.App(settings.app_id, **_faust_settings(settings))
-    send = _Sender(app)
+    deliver = _Delivery(app)
 
     def on_reference(topic: str, key: bytes | None, value: bytes | None) -> None:
-        reference.apply_reference(rt, SourceRecord(topic, -1, -1, key, value, ()))
+        if reference.apply_reference(rt, SourceRecord(topic, -1, -1, key, value, ())):
+            rt.changes += 1  # parked records may post now
 
     loader = ReferenceLoader(
         _aiokafka_config(settings),
@@ -236,15 +259,35 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
     _wire_operations(app, rt, settings)
 
-    time_entries.register(
+    partitions = ledger_partitions(settings)
+    route.register(
         app,
         rt,
-        send=send,
+        deliver=deliver,
         ready=ready,
         batch_size=settings.batch_size,
         within=settings.batch_within_seconds,
+        partitions=partitions,
     )
-    reference.register(app, rt, send=send)
+    ledger.register(
+        app,
+        rt,
+        deliver=deliver,
+        ready=ready,
+        batch_size=settings.batch_size,
+        within=settings.batch_within_seconds,
+        state_topic=state_topic(settings),
+        read_state=lambda partition: read_partition(
+            _aiokafka_config(settings), state_topic(settings), partition
+        ),
+        policy=ledger.ParkingPolicy(
+            deadline=timedelta(seconds=settings.park_deadline_seconds),
+            first_retry=timedelta(seconds=settings.retry_first_seconds),
+            max_retry=timedelta(seconds=settings.retry_max_seconds),
+        ),
+        retry_interval=settings.retry_check_seconds,
+    )
+    reference.register(app, rt, deliver=deliver)
 
     @app.page("/metrics")
     async def metrics_page(self: Any, request: Any) -> Any:
@@ -262,6 +305,32 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     return app, rt
 
 
+def ledger_partitions(settings: Settings) -> int:
+    """Partitions of the stage-2 topic, which its table's changelog must match."""
+    specs = {spec.name: spec for spec in load_topic_specs(settings.topics_file)}
+    return specs[route.LEDGER_TOPIC].partitions
+
+
+def state_topic(settings: Settings) -> str:
+    """Name the changelog of the group's posted-records table: one per consumer group."""
+    return f"{settings.app_id}-ledger-changelog"
+
+
+def state_topics(settings: Settings) -> list[TopicSpec]:
+    """Return the changelog of the group's posted-records table, compacted."""
+    specs = {spec.name: spec for spec in load_topic_specs(settings.topics_file)}
+    internal = specs[route.LEDGER_TOPIC]
+    return [
+        TopicSpec(
+            name=state_topic(settings),
+            partitions=internal.partitions,
+            replication_factor=internal.replication_factor,
+            configs={**internal.configs, "cleanup.policy": "compact"},
+            key="ledger table key",
+        )
+    ]
+
+
 def _package_version() -> str:
     try:
         return version("ledgerstream")
@@ -272,14 +341,14 @@ def _package_version() -> str:
 def _wire_operations(app: faust.App, rt: Runtime, settings: Settings) -> None:
     """Heartbeat canaries, consumer lag, rebalances and the tracer's flush at shutdown."""
     metrics = rt.metrics
-    known_topics = {rt.topic(time_entries.TOPIC)} | {
+    known_topics = {rt.topic(name) for name in (*route.EVENT_TOPICS, route.LEDGER_TOPIC)} | {
         rt.topic(name) for name in reference.REFERENCE_TOPICS
     }
 
     if settings.heartbeat_interval_seconds > 0:
         specs = {spec.name: spec for spec in load_topic_specs(settings.topics_file)}
-        partitions = range(specs[time_entries.TOPIC].partitions)
-        canary_topic = app.topic(rt.topic(time_entries.TOPIC))
+        partitions = range(specs[HEARTBEAT_TOPIC].partitions)
+        canary_topic = app.topic(rt.topic(HEARTBEAT_TOPIC))
         sequence = itertools.count(1)
 
         @app.timer(interval=settings.heartbeat_interval_seconds)
@@ -292,11 +361,11 @@ def _wire_operations(app: faust.App, rt: Runtime, settings: Settings) -> None:
                     headers = canary.headers
                     if rt.tracer is not None:
                         headers = headers + rt.tracer.send_headers(
-                            rt.topic(time_entries.TOPIC), time_entries.TOPIC, canary.partition
+                            rt.topic(HEARTBEAT_TOPIC), HEARTBEAT_TOPIC, canary.partition
                         )
                     canary_topic.send_soon(
                         key=canary.key,
-                        value=rt.codec.encode(time_entries.TOPIC, canary.value),
+                        value=rt.codec.encode(HEARTBEAT_TOPIC, canary.value),
                         partition=canary.partition,
                         headers=cast(Any, headers),
                     )
@@ -371,6 +440,11 @@ def cluster(settings: Settings) -> Iterator[Settings]:
 
 def run_worker(settings: Settings) -> None:
     """Run one worker until SIGINT/SIGTERM (Faust's own worker loop)."""
+    ensure_topics(
+        settings.kafka_client_config(),
+        state_topics(settings),
+        single_node=settings.embedded_profile,
+    )
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # before Faust makes its loop
     app, _ = create_app(settings)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)

@@ -135,7 +135,12 @@ def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from streams.demo.runner import run_demo, summary_json  # noqa: PLC0415
 
     summary = run_demo(
-        settings, once=args.once, events=args.events, rate=args.rate, timeout=args.timeout
+        settings,
+        once=args.once,
+        events=args.events,
+        rate=args.rate,
+        timeout=args.timeout,
+        month=args.month,
     )
     print(summary_json(summary))
     return 0 if summary.unbalanced == 0 else EXIT_FAILED
@@ -217,7 +222,13 @@ def _cmd_dry_run(settings: Settings, args: argparse.Namespace) -> int:
 
     catalog = SchemaCatalog.from_directory(args.schemas or settings.schemas_dir)
     rule_version = args.rule_version or settings.rule_version
-    run = dry_run(args.reference, args.events, catalog=catalog, rule_version=rule_version)
+    run = dry_run(
+        args.reference,
+        args.events,
+        catalog=catalog,
+        rule_version=rule_version,
+        account_map=settings.account_map,
+    )
     for command in run.commands:
         print(command.model_dump_json())
     if args.feedback:
@@ -322,14 +333,18 @@ def _cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def worker_input_topics() -> list[str]:
-    """Return the logical topics a worker's group consumes: time entries and reference data."""
-    from streams.agents import reference, time_entries  # noqa: PLC0415
+    """Return the source topics a replay resets: project events and reference data.
 
-    return [time_entries.TOPIC, *reference.REFERENCE_TOPICS]
+    Not ``ledgerstream.ledger-events``: replayed source records are routed to it
+    again, and stage 2 posts only what its table says is new or changed.
+    """
+    from streams.agents import reference, route  # noqa: PLC0415
+
+    return [*route.EVENT_TOPICS, *reference.REFERENCE_TOPICS]
 
 
 def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.agents import time_entries  # noqa: PLC0415
+    from streams.app import HEARTBEAT_TOPIC  # noqa: PLC0415
     from streams.ops.replay import ReplayMode, ReplayRequest, run_replay  # noqa: PLC0415
     from streams.ops.selection import parse_instant, parse_offset_targets  # noqa: PLC0415
 
@@ -364,7 +379,7 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         request,
         _operator(args),
         sys.stdout,
-        heartbeat_topic=time_entries.TOPIC,
+        heartbeat_topic=HEARTBEAT_TOPIC,
         heartbeat_window_seconds=window,
     )
 
@@ -383,6 +398,7 @@ def _cmd_toggle(settings: Settings, args: argparse.Namespace) -> int:
         enabled=args.on,
         allow_customers=args.allow_customer,
         allow_projects=args.allow_project,
+        entity=args.entity,
         reason=args.reason,
         operator=_operator(args),
         out=sys.stdout,
@@ -402,7 +418,8 @@ def _add_toggle_parser(sub: Any) -> None:
     setting = actions.add_parser(
         "set",
         help="turn one toggle on or off (audited)",
-        description="kill_switch: pause posting (records wait in Kafka); pilot: post only "
+        description="kill_switch: pause posting (records wait in Kafka), or with --entity "
+        "for one legal entity (its records are held, then post); pilot: post only "
         "commands of the allow-listed customers/projects, the rest to "
         "acct.ledger-commands.shadow; dry_run: every command to the shadow topic.",
     )
@@ -423,6 +440,12 @@ def _add_toggle_parser(sub: Any) -> None:
         default=[],
         metavar="P",
         help="pilot: a project id whose commands post for real (repeat for several)",
+    )
+    setting.add_argument(
+        "--entity",
+        metavar="E",
+        help="kill_switch: pause (or resume) posting for this legal entity only; its "
+        "records are held in order and post, once, when it is turned off",
     )
     setting.add_argument("--reason", required=True, help="why (kept with the toggle and audited)")
     setting.add_argument(
@@ -619,13 +642,28 @@ def build_parser() -> argparse.ArgumentParser:
     consume.add_argument("--max-seconds", type=float, default=60.0, help="stop after S seconds")
     consume.set_defaults(handler=_cmd_consume)
 
-    demo = sub.add_parser("demo", help="run the pipeline on sample data and watch it")
+    demo = sub.add_parser(
+        "demo",
+        help="run the pipeline on sample data and watch it",
+        description="Publish the sample organisation and its mixed month (every event "
+        "type: time entries, expenses, invoices, credit memo, payments), then a stream of "
+        "time entries, and watch a worker post them. The summary counts events per topic; "
+        "topics the worker does not consume are listed in not_consumed.",
+    )
     demo.add_argument(
         "--once",
         action="store_true",
         help="stop after the sample set and print a JSON summary line",
     )
-    demo.add_argument("--events", type=int, default=5000, help="time entries in the sample set")
+    demo.add_argument(
+        "--events", type=int, default=5000, help="generated time entries in the sample set"
+    )
+    demo.add_argument(
+        "--no-month",
+        dest="month",
+        action="store_false",
+        help="leave the mixed month out: time entries only (e.g. for throughput runs)",
+    )
     demo.add_argument(
         "--rate",
         type=float,
@@ -673,10 +711,23 @@ def build_parser() -> argparse.ArgumentParser:
     produce.set_defaults(handler=_cmd_produce)
 
     dry = sub.add_parser(
-        "dry-run", help="post events from JSON lines offline (no Kafka) and print the commands"
+        "dry-run",
+        help="post events from JSON lines offline (no Kafka) and print the commands",
+        description="Post events offline with the worker's rules and print every command "
+        "as a JSON line, then the trial balance. A line is "
+        '{"topic": T, "value": {...}} with the value in the JSON form of the topic\'s '
+        'newest schema; {"topic": T, "key": K, "value": null} deletes. A line may add '
+        '"schema_version": N (e.g. 1 for a pm.time-entries v1 record with '
+        "duration_minutes): its value is read with that version's schema and translated to "
+        "the current model exactly as a worker decodes it. A bad line (a wrong version "
+        "included) is reported on stderr with its line number and field; exit status 1.",
+        epilog="A whole month, every event type: ledgerstream dry-run --reference "
+        "examples/month/reference.jsonl examples/month/events.jsonl",
     )
     dry.add_argument(
-        "events", type=Path, help='JSON lines: {"topic": "pm.time-entries", "value": {...}}'
+        "events",
+        type=Path,
+        help='JSON lines: {"topic": "pm.time-entries", ["schema_version": N,] "value": {...}}',
     )
     dry.add_argument(
         "--reference",

@@ -95,9 +95,30 @@ class Settings(BaseSettings):
     web_port: int = Field(default=6066, description="Worker HTTP port (/metrics, /ready).")
     web_host: str = "127.0.0.1"
     rule_version: str = Field(default="2026.11.1", description="Version of the posting rules.")
+    account_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Account changes of the mapping document (JSON, default code -> code), "
+        "under each entity's own overrides. Change it only with a new rule_version, then "
+        "replay: records whose commands change are reversed and posted anew.",
+    )
     batch_size: int = Field(default=500, ge=1, description="Events taken per batch.")
     batch_within_seconds: float = Field(default=0.05, gt=0)
     log_level: str = "info"
+    park_deadline_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="How long a record waits for missing reference data (or an unposted "
+        "entry) before it is dead-lettered as retryable.",
+    )
+    retry_first_seconds: float = Field(
+        default=1.0, gt=0, description="First retry of a parked record (then doubled)."
+    )
+    retry_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait between two retries of a parked record."
+    )
+    retry_check_seconds: float = Field(
+        default=1.0, gt=0, description="How often the worker looks for parked records due."
+    )
     heartbeat_interval_seconds: float = Field(
         default=10.0,
         ge=0,

@@ -6,9 +6,8 @@ follow the Prometheus naming guide (``ledgerstream_<noun>_<unit>``, counters end
 in ``_total``, durations in seconds). Labels are bounded: logical topic,
 partition, outcome, action, error code, table, toggle: never record ids.
 
-Series that exist before their source does (documented in ``deploy/SLO.md``):
-``ledgerstream_parked_records`` stays at 0, and the ``duplicate``/``parked``
-outcomes have no samples, until parking and the dedup table land.
+``ledgerstream_parked_records`` counts the source records parked in this worker's
+ledger partitions (waiting for reference data, an unposted entry or a paused entity).
 ``ledgerstream_toggle_enabled`` shows the control toggles the worker obeys.
 """
 
@@ -63,10 +62,15 @@ class Outcome(StrEnum):
     DEAD_LETTERED = "dead_lettered"
     LOADED = "loaded"
     SYNTHETIC = "synthetic"
+    #: Forwarded to its entity's ledger (stage 1); not counted, the record ends in stage 2.
+    ROUTED = "routed"
+    #: A parked record retried and still waiting; not counted (it was, once, as parked).
+    WAITING = "waiting"
 
 
 #: Outcomes an event topic can report (``loaded`` belongs to reference topics).
-EVENT_OUTCOMES = tuple(o for o in Outcome if o is not Outcome.LOADED)
+UNCOUNTED = frozenset({Outcome.ROUTED, Outcome.WAITING})
+EVENT_OUTCOMES = tuple(o for o in Outcome if o is not Outcome.LOADED and o not in UNCOUNTED)
 REFERENCE_OUTCOMES = (Outcome.LOADED, Outcome.DEAD_LETTERED)
 
 
@@ -153,7 +157,7 @@ class Metrics:
         )
         self.parked = Gauge(
             "ledgerstream_parked_records",
-            "Records parked until missing reference data arrives (0 until parking lands).",
+            "Source records parked in this worker's partitions (missing reference, paused entity).",
             registry=r,
         )
         self.record_seconds = Histogram(
@@ -208,6 +212,11 @@ class Metrics:
             "ledgerstream_toggle_enabled",
             "1 while a control toggle of ledgerstream.control is on, as this worker last read it.",
             ["toggle"],
+            registry=r,
+        )
+        self.paused_entities = Gauge(
+            "ledgerstream_paused_entities",
+            "Legal entities whose kill switch is on (their records are parked until resumed).",
             registry=r,
         )
         self.heartbeats_sent = Counter(
@@ -282,6 +291,7 @@ class Metrics:
         """Publish which control toggles are on."""
         for name in ToggleName:
             self.toggles.labels(toggle=str(name)).set(1 if toggles.enabled(name) else 0)
+        self.paused_entities.set(len(toggles.paused_entities))
 
     def set_reference_sizes(self, sizes: Mapping[str, int]) -> None:
         """Publish the current size of every reference table."""

@@ -97,3 +97,38 @@ class ReferenceLoader:
         _log.info("reference data loaded: %d records", self.records_read)
         if self._on_ready is not None:
             self._on_ready()
+
+
+async def read_partition(
+    client_config: Mapping[str, Any], topic: str, partition: int
+) -> dict[bytes, bytes]:
+    """Read one partition of a compacted topic from its start to its end, as key -> value.
+
+    The end is the partition's end offset at the call: everything delivered before
+    it is read (a later value of a key replaces an earlier one; a tombstone removes
+    it). Records without a key are ignored.
+    """
+    consumer = AIOKafkaConsumer(
+        group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", **client_config
+    )
+    rows: dict[bytes, bytes] = {}
+    tp = TopicPartition(topic, partition)
+    try:
+        await consumer.start()
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        while await consumer.position(tp) < end:
+            batches = await consumer.getmany(tp, timeout_ms=500, max_records=10_000)
+            for record in batches.get(tp, []):
+                if record.key is None:
+                    continue
+                if record.value is None:
+                    rows.pop(record.key, None)
+                else:
+                    rows[record.key] = record.value
+    except KafkaError as exc:
+        raise KafkaAdminError(f"cannot read {topic}[{partition}]: {exc}") from exc
+    finally:
+        await consumer.stop()
+    return rows

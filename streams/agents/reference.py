@@ -11,12 +11,11 @@ Two readers of the same compacted topics, each with one job:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from streams.adapters.dlq import SourceRecord
 from streams.adapters.metrics import Outcome
-from streams.agents.runtime import Handled, Output, Runtime
+from streams.agents.runtime import Deliver, Handled, Runtime
 from streams.domain.exceptions import LedgerstreamError
 from streams.domain.reference import (
     REFERENCE_TOPICS,
@@ -55,7 +54,7 @@ def apply_reference(rt: Runtime, record: SourceRecord) -> bool:
     return True
 
 
-def register(app: Any, rt: Runtime, *, send: Callable[[Output], None]) -> None:
+def register(app: Any, rt: Runtime, *, deliver: Deliver) -> None:
     """Declare the agent that validates reference records and dead-letters bad ones."""
 
     def handle(record: SourceRecord) -> Handled:
@@ -69,4 +68,4 @@ def register(app: Any, rt: Runtime, *, send: Callable[[Output], None]) -> None:
     @app.agent(topics, name="reference")
     async def reference(stream: Any) -> None:
         async for events in stream.take_events(500, 0.2):
-            rt.process_batch(events, handle, send)
+            await deliver(rt.process_batch(events, handle))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from time import perf_counter
@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from streams.adapters.avro import AvroCodec
 from streams.adapters.dlq import Headers, SourceRecord, build_dead_letter, describe_error
 from streams.adapters.heartbeat import canary_book, is_synthetic, produced_at
-from streams.adapters.metrics import Metrics, Outcome
+from streams.adapters.metrics import UNCOUNTED, Metrics, Outcome
 from streams.adapters.tracing import RecordSpan, RecordTracer, traced_headers
 from streams.agents.records import source_record
 from streams.domain.commands import PostLedgerEntry
@@ -53,8 +53,10 @@ class Output:
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None
     headers: Headers = field(default_factory=list)
+    #: An explicit partition (None: by key, as the producer partitions).
+    partition: int | None = None
 
 
 Handled = tuple[Outcome, list[Output]]
@@ -66,6 +68,8 @@ def _opened(event: asyncio.Event) -> asyncio.Event:
 
 
 Handler = Callable[[SourceRecord], Handled]
+#: Sends outputs and returns once the broker has acknowledged every one of them.
+Deliver = Callable[[Sequence[Output]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -88,6 +92,8 @@ class Runtime:
     toggles: Toggles = field(default_factory=Toggles)
     #: Set while posting may go on; cleared while the kill switch is on.
     posting: asyncio.Event = field(default_factory=lambda: _opened(asyncio.Event()))
+    #: Counts changes to reference data and toggles (parked records retry on a change).
+    changes: int = 0
     # The record being processed (set by `process`; agents are synchronous inside it).
     _span: RecordSpan | None = field(default=None, init=False, repr=False)
     _synthetic: bool = field(default=False, init=False, repr=False)
@@ -105,40 +111,56 @@ class Runtime:
     def set_toggles(self, toggles: Toggles) -> None:
         """Adopt new control toggles: routing of the next command, pause or resume, metrics."""
         self.toggles = toggles
+        self.changes += 1
         if toggles.kill_switch:
             self.posting.clear()
         else:
             self.posting.set()
         self.metrics.set_toggles(toggles)
 
-    def process_batch(
-        self, events: Iterable[Any], handler: Handler, send: Callable[[Output], None]
-    ) -> None:
-        """Process a batch of Faust events and queue their outputs.
+    def process_batch(self, events: Iterable[Any], handler: Handler) -> list[Output]:
+        """Process a batch of Faust events; return their outputs, to deliver before the next.
 
         A failure here is a failure of the dead-letter path itself (every record
         error already became a dead letter): Faust would ack the batch anyway, so
         ``on_fatal`` stops the worker before any offset past it is committed.
         """
+        outputs: list[Output] = []
         try:
             for event in events:
-                for output in self.process(source_record(event.message), handler):
-                    send(output)
+                outputs += self.process(source_record(event.message), handler)
         except Exception as exc:
             self.on_fatal(exc)
             raise
+        return outputs
 
-    def process(self, record: SourceRecord, handler: Handler) -> list[Output]:
+    def process(
+        self,
+        record: SourceRecord,
+        handler: Handler,
+        *,
+        consumed: SourceRecord | None = None,
+        read_now: bool = True,
+    ) -> list[Output]:
         """Run one record through a handler in its span; any failure becomes a dead letter.
 
         A heartbeat canary takes the same path against the canary reference book;
         its outputs are dropped here (no sink, no dead letter) and only its
-        freshness is kept.
+        freshness is kept. ``consumed``: the record as actually read, when it
+        carries ``record`` (stage 2 reads project events forwarded by stage 1):
+        the span and the lag gauge follow it, metrics and dead letters ``record``.
+        ``read_now=False``: a record processed again (a parked one) moves no lag gauge.
         """
         started = perf_counter()
         topic = self.logical(record.topic)
-        self.positions[(record.topic, record.partition)] = record.offset
-        span = None if self.tracer is None else self._start_span(self.tracer, record, topic)
+        read = record if consumed is None else consumed
+        if read_now:
+            self.positions[(read.topic, read.partition)] = read.offset
+        span = (
+            None
+            if self.tracer is None
+            else self._start_span(self.tracer, read, self.logical(read.topic))
+        )
         self._span, self._synthetic, self._event_time = span, False, None
         self._actions.clear()
         try:
@@ -164,7 +186,8 @@ class Runtime:
                     self.metrics.observe_end_to_end(topic, self._event_time)
         if span is not None:
             span.end(outcome, synthetic=self._synthetic)
-        self.metrics.count_event(topic, outcome, perf_counter() - started)
+        if outcome not in UNCOUNTED:  # a record is counted where it ends (stage 2)
+            self.metrics.count_event(topic, outcome, perf_counter() - started)
         return outputs
 
     @staticmethod
@@ -176,16 +199,24 @@ class Runtime:
             _log.warning("tracing: no span for %s[%d]", topic, record.partition, exc_info=True)
             return None
 
+    def traced(self, headers: Headers) -> Headers:
+        """Headers of an output of the record in process, carrying its span (when tracing)."""
+        return headers if self._span is None else traced_headers(headers, self._span)
+
     @property
     def current_book(self) -> ReferenceBook:
         """The book the record in process posts against (the canary book for a canary)."""
         return self.canaries if self._synthetic else self.book
 
-    def command_output(self, command: PostLedgerEntry, record: SourceRecord) -> Output:
+    def command_output(
+        self, command: PostLedgerEntry, record: SourceRecord, sink: Sink | None = None
+    ) -> Output:
         """Encode a command of the record in process, stamped with its trace, to its sink.
 
         The sink is ``acct.ledger-commands``, or its shadow topic (same bytes and
-        headers) under dry-run or for a command outside the pilot's allow-lists.
+        headers) under dry-run or for a command outside the pilot's allow-lists
+        (``sink_for``), unless ``sink`` says where (a reversal goes where its
+        original went).
         """
         fields = command.model_dump()
         headers: Headers = list(record.headers)
@@ -196,8 +227,10 @@ class Runtime:
         value = self.codec.encode(COMMANDS_TOPIC, fields)
         self._actions.append(command.action)
         self._event_time = command.source.event_time
-        sink = COMMANDS_TOPIC if sink_for(command, self.toggles) is Sink.REAL else SHADOW_TOPIC
-        return Output(self.topic(sink), command.entity_id.encode(), value, headers)
+        if sink is None:
+            sink = sink_for(command, self.toggles)
+        topic = COMMANDS_TOPIC if sink is Sink.REAL else SHADOW_TOPIC
+        return Output(self.topic(topic), command.entity_id.encode(), value, headers)
 
     def decode(self, logical_topic: str, record: SourceRecord, model: type[M]) -> M:
         """Decode a record's Avro value and validate it into a domain model.
@@ -213,13 +246,22 @@ class Runtime:
             raise
 
     def dead_letter(
-        self, record: SourceRecord, error: BaseException, span: RecordSpan | None = None
+        self,
+        record: SourceRecord,
+        error: BaseException,
+        span: RecordSpan | None = None,
+        *,
+        attempts: int = 1,
+        first_failed_at: datetime | None = None,
     ) -> Output:
         """Encode the dead letter of a failed record (original bytes, trace ids kept)."""
+        span = span if span is not None else self._span
         letter = build_dead_letter(
             record,
             error,
             processor=self.processor,
+            attempts=attempts,
+            first_failed_at=first_failed_at,
             trace_id=None if span is None else span.trace_id,
             span_id=None if span is None else span.span_id,
         )

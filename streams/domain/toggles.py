@@ -4,6 +4,8 @@ Three toggles, keyed by name on the compacted control topic (DESIGN.md §2):
 
 * ``kill_switch``: posting is paused; the worker stops taking events (they wait in
   Kafka) until it is turned off. It does not change where a command goes.
+* ``kill_switch/<entity_id>``: posting is paused for one legal entity; its events
+  are held (parked, in order) and post when it is turned off.
 * ``pilot``: only commands naming an allow-listed customer or project (on any of
   their lines' dimensions) reach the accounting sink; every other command goes to
   the shadow topic.
@@ -21,7 +23,16 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from streams.domain.commands import PostLedgerEntry
 
-__all__ = ["CONTROL_TOPIC", "Sink", "Toggle", "ToggleName", "Toggles", "sink_for"]
+__all__ = [
+    "CONTROL_TOPIC",
+    "Sink",
+    "Toggle",
+    "ToggleName",
+    "Toggles",
+    "entity_of",
+    "entity_toggle",
+    "sink_for",
+]
 
 #: The compacted topic of the toggles, keyed by toggle name (DESIGN.md §2).
 CONTROL_TOPIC = "ledgerstream.control"
@@ -66,6 +77,7 @@ class Toggles(BaseModel):
     pilot: bool = False
     allow_customers: frozenset[str] = frozenset()
     allow_projects: frozenset[str] = frozenset()
+    paused_entities: frozenset[str] = frozenset()
 
     def applied(self, name: str, toggle: Toggle | None) -> Toggles:
         """Return the state after one control record (``None``: the toggle was deleted = off).
@@ -74,6 +86,12 @@ class Toggles(BaseModel):
         write toggles an older worker has no use for).
         """
         enabled = toggle is not None and toggle.enabled
+        entity = entity_of(name)
+        if entity is not None:
+            paused = self.paused_entities - {entity}
+            return self.model_copy(
+                update={"paused_entities": paused | {entity} if enabled else paused}
+            )
         if name == ToggleName.KILL_SWITCH:
             return self.model_copy(update={"kill_switch": enabled})
         if name == ToggleName.DRY_RUN:
@@ -91,6 +109,18 @@ class Toggles(BaseModel):
     def enabled(self, name: ToggleName) -> bool:
         """Say whether one toggle is on."""
         return bool(getattr(self, name.value))
+
+
+def entity_toggle(entity_id: str) -> str:
+    """Name the kill switch of one legal entity (``kill_switch/<entity_id>``)."""
+    return f"{ToggleName.KILL_SWITCH}/{entity_id}"
+
+
+def entity_of(name: str) -> str | None:
+    """Return the entity an entity kill switch names, or None for any other toggle."""
+    prefix = f"{ToggleName.KILL_SWITCH}/"
+    entity = name.removeprefix(prefix)
+    return entity if name.startswith(prefix) and entity else None
 
 
 def sink_for(command: PostLedgerEntry, toggles: Toggles) -> Sink:

@@ -17,7 +17,7 @@ from streams.adapters.audit import AUDIT_TOPIC, AuditLog
 from streams.adapters.avro import AvroCodec
 from streams.adapters.kafka_io import RecordProducer, read_topics
 from streams.domain.events import parse_event
-from streams.domain.toggles import CONTROL_TOPIC, Toggle, ToggleName
+from streams.domain.toggles import CONTROL_TOPIC, Toggle, ToggleName, entity_toggle
 from streams.ops.action import Operator, audited
 from streams.ops.exceptions import InvalidArgumentError
 from streams.ops.render import instant
@@ -34,11 +34,15 @@ def run_set(
     enabled: bool,
     allow_customers: Sequence[str],
     allow_projects: Sequence[str],
+    entity: str | None = None,
     reason: str,
     operator: Operator,
     out: TextIO,
 ) -> int:
     """Turn one toggle on or off (with the pilot's allow-lists) and audit it.
+
+    ``entity``: the kill switch of one legal entity only (``kill_switch/<entity>``):
+    its records are held, in order, and post when it is turned off.
 
     Raises:
         InvalidArgumentError: Allow-lists given for a toggle other than ``pilot``, or no reason.
@@ -49,6 +53,10 @@ def run_set(
         raise InvalidArgumentError(
             "--allow-customer/--allow-project only go with the pilot toggle", field="--allow-*"
         )
+    if entity is not None:
+        if name != ToggleName.KILL_SWITCH:
+            raise InvalidArgumentError("--entity only goes with kill_switch", field="--entity")
+        name = entity_toggle(entity)
     if not reason.strip():
         raise InvalidArgumentError("--reason must say why", field="--reason")
     toggle = Toggle(

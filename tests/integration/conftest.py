@@ -12,7 +12,7 @@ import io
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,8 @@ class Stack:
     producer: RecordProducer
     log_dir: Path
     workers: list[WorkerProcess] = field(default_factory=list)
+    #: Called at teardown, before the broker goes (e.g. consumers a test opened).
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def client(self) -> dict[str, str]:
@@ -72,14 +74,14 @@ class Stack:
 
         ``extra_env`` adds variables (e.g. ``OTEL_TRACES_EXPORTER="otlp"``).
         """
-        env = extra_env | {
+        env = {
             "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers or "",
             "LEDGERSTREAM_PROFILE": "embedded",
             "LEDGERSTREAM_APP_ID": self.settings.app_id,
             "LEDGERSTREAM_TOPIC_PREFIX": self.settings.topic_prefix,
             "LEDGERSTREAM_RULE_VERSION": self.settings.rule_version,
             "LEDGERSTREAM_DATA_DIR": str(self.log_dir / f"data-{len(self.workers)}"),
-        }
+        } | extra_env
         worker = WorkerProcess(env, log_path=self.log_dir / f"worker-{len(self.workers)}.log")
         self.workers.append(worker)
         return worker.start()
@@ -97,6 +99,20 @@ class Stack:
                 return done
             time.sleep(0.1)
         raise AssertionError(f"fewer than {at_least} records of {topic} consumed:\n{worker.tail()}")
+
+    def wait_outcome(
+        self, worker: WorkerProcess, topic: str, outcome: str, at_least: int, timeout: float = 90.0
+    ) -> float:
+        """Poll the worker's metrics until ``at_least`` records of ``topic`` ended so."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not worker.running:
+                raise AssertionError(f"worker exited:\n{worker.tail()}")
+            done = worker.events_consumed(topic).get(outcome, 0.0)
+            if done >= at_least:
+                return done
+            time.sleep(0.1)
+        raise AssertionError(f"fewer than {at_least} {outcome} of {topic}:\n{worker.tail()}")
 
     def read(
         self, topic: str, *, idle: float = 2.0, max_seconds: float = 60.0
@@ -170,3 +186,5 @@ def stack(bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
     yield result
     for worker in result.workers:
         worker.stop()
+    for close in result.cleanup:
+        close()

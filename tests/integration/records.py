@@ -150,3 +150,47 @@ def lines(command: dict[str, Any]) -> list[tuple[str, str, Decimal, Decimal]]:
         (line["account"], line["side"], line["amount"], line["base_amount"])
         for line in command["lines"]
     )
+
+
+def fixed_fee_line(line_no: int, amount: str, **extra: Any) -> dict[str, Any]:
+    """An invoice line billing a fixed fee (no entries), untaxed unless ``extra`` says so."""
+    return {
+        "line_no": line_no,
+        "kind": "FIXED_FEE",
+        "project_id": None,
+        "description": "",
+        "amount": Decimal(amount),
+        "discount": Decimal("0"),
+        "tax_code": None,
+        "tax_rate": None,
+        "time_entry_ids": [],
+        "expense_ids": [],
+    } | extra
+
+
+def invoice(
+    invoice_id: str,
+    customer_id: str,
+    lines: list[dict[str, Any]],
+    *,
+    currency: str = "USD",
+    issued_on: date = date(2026, 11, 10),
+    version: int = 1,
+) -> dict[str, Any]:
+    """An issued invoice of US01 (the Avro form of ``pm.invoices``)."""
+    return {
+        "invoice_id": invoice_id,
+        "version": version,
+        "kind": "INVOICE",
+        "entity_id": "US01",
+        "customer_id": customer_id,
+        "project_id": None,
+        "currency": currency,
+        "issued_on": issued_on,
+        "lines": lines,
+        "retainer_applied": Decimal("0"),
+        "credited_invoice_id": None,
+        "credited_line_nos": [],
+        "description": "",
+        "recorded_at": datetime(2026, 11, 10, 17, 0, tzinfo=UTC),
+    }

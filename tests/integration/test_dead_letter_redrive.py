@@ -11,16 +11,29 @@ from __future__ import annotations
 import json
 import struct
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from streams.adapters.dlq_store import REDRIVE_COUNT_HEADER, REDRIVEN_FROM_HEADER
 from tests.integration.conftest import Stack
-from tests.integration.records import command_id, entry, project, publish_organisation
+from tests.integration.records import (
+    command_id,
+    entry,
+    fixed_fee_line,
+    invoice,
+    project,
+    publish_organisation,
+)
 
 pytestmark = pytest.mark.integration
 
 QUIET = {"LEDGERSTREAM_HEARTBEAT_INTERVAL_SECONDS": "0"}  # no canaries in the counts
+#: A record waiting for reference data that never arrives is dead-lettered after 3 s.
+SHORT_PARKING = {
+    "LEDGERSTREAM_PARK_DEADLINE_SECONDS": "3",
+    "LEDGERSTREAM_RETRY_FIRST_SECONDS": "0.5",
+}
 
 
 def dlq(stack: Stack, *args: str) -> Any:
@@ -41,7 +54,7 @@ def test_poison_records_are_dead_lettered_precisely_and_a_fixed_one_is_redriven_
     stack: Stack,
 ) -> None:
     publish_organisation(stack)
-    worker = stack.worker(**QUIET)
+    worker = stack.worker(**QUIET, **SHORT_PARKING)
     worker.wait_ready()
 
     good = stack.codec.encode("pm.time-entries", entry("TE-GOOD", "P-1", 60))
@@ -63,7 +76,7 @@ def test_poison_records_are_dead_lettered_precisely_and_a_fixed_one_is_redriven_
     stack.publish("pm.time-entries", "TE-NEG", entry("TE-NEG", "P-1", -30))
     unknown = stack.publish("pm.time-entries", "TE-X", entry("TE-X", "P-X", 90))
     stack.flush()
-    stack.wait_consumed(worker, "pm.time-entries", 7)
+    stack.wait_outcome(worker, "pm.time-entries", "dead_lettered", 6)
 
     letters = {d["key"].decode(): d for d in stack.decoded("ledgerstream.dlq")}
     assert set(letters) == {"TE-MAGIC", "TE-SCHEMA", "TE-TRUNC", "TE-OTHER", "TE-NEG", "TE-X"}
@@ -82,6 +95,12 @@ def test_poison_records_are_dead_lettered_precisely_and_a_fixed_one_is_redriven_
     assert letters["TE-NEG"]["schema_id"] is not None
     assert "P-X" in letters["TE-X"]["error_message"]
     assert letters["TE-X"]["value"] == unknown
+    # TE-X waited (parked, retried) for its project until the deadline
+    assert letters["TE-X"]["retryable"] is True
+    assert letters["TE-X"]["attempts"] >= 2
+    assert letters["TE-X"]["last_failed_at"] - letters["TE-X"]["first_failed_at"] >= timedelta(
+        seconds=3
+    )
     assert {c["command_id"] for c in stack.decoded("acct.ledger-commands")} == {
         command_id("TE-GOOD", "revenue"),
         command_id("TE-GOOD", "cost"),
@@ -132,7 +151,7 @@ def test_poison_records_are_dead_lettered_precisely_and_a_fixed_one_is_redriven_
     first = dlq(stack, "redrive", "--code", "MISSING_REFERENCE", "--operator", "test-op")
     assert first.code == 0, first.err
     assert "1 re-driven, 0 already re-driven (skipped)" in first.out
-    stack.wait_consumed(worker, "pm.time-entries", 8)
+    stack.wait_outcome(worker, "pm.time-entries", "posted", 2)
     ids = [c["command_id"] for c in stack.decoded("acct.ledger-commands")]
     assert sorted(ids) == sorted(
         [
@@ -174,3 +193,30 @@ def test_poison_records_are_dead_lettered_precisely_and_a_fixed_one_is_redriven_
     assert audit[1]["arguments"]["code"] == ["MISSING_REFERENCE"]
     assert audit[1]["host"]
     assert audit[1]["started_at"] <= audit[1]["finished_at"]
+
+
+def test_an_invoice_for_a_customer_that_never_arrives_is_dead_lettered_after_the_deadline(
+    stack: Stack,
+) -> None:
+    publish_organisation(stack)
+    worker = stack.worker(**QUIET, **SHORT_PARKING)
+    worker.wait_ready()
+    stranger = invoice("INV-X", "C-NEVER", [fixed_fee_line(1, "500.00")])
+    raw = stack.publish("pm.invoices", "INV-X", stranger)
+    ok = stack.publish(
+        "pm.invoices", "INV-OK", invoice("INV-OK", "C-1", [fixed_fee_line(1, "80.00")])
+    )
+    stack.flush()
+    stack.wait_outcome(worker, "pm.invoices", "dead_lettered", 1)
+
+    (letter,) = stack.decoded("ledgerstream.dlq")
+    assert (letter["key"], letter["value"]) == (b"INV-X", raw)
+    assert letter["error_code"] == "MISSING_REFERENCE"
+    assert "C-NEVER" in letter["error_message"]
+    assert letter["retryable"] is True
+    assert letter["source_topic"] == stack.settings.topic("pm.invoices")
+    assert letter["last_failed_at"] - letter["first_failed_at"] >= timedelta(seconds=3)
+    # nothing else disturbed: the other invoice of the same entity posted at once
+    (command,) = stack.decoded("acct.ledger-commands")
+    assert command["source"]["id"] == "INV-OK"
+    assert ok is not None

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
+from streams.agents.route import LEDGER_TOPIC
 from streams.demo.worker import WorkerProcess
 from tests.integration.conftest import Stack
 from tests.integration.observability import OtlpReceiver, PrometheusServer
@@ -87,7 +88,11 @@ def test_prometheus_sees_the_throughput_dlq_and_latency_of_a_running_worker(
     stack: Stack, tmp_path: Path
 ) -> None:
     publish_reference(stack)  # includes one customer with an unknown currency
-    worker = stack.worker(LEDGERSTREAM_HEARTBEAT_INTERVAL_SECONDS="1")
+    worker = stack.worker(
+        LEDGERSTREAM_HEARTBEAT_INTERVAL_SECONDS="1",
+        LEDGERSTREAM_PARK_DEADLINE_SECONDS="2",  # P-404 never arrives: dead-lettered after 2 s
+        LEDGERSTREAM_RETRY_FIRST_SECONDS="0.5",
+    )
     worker.wait_ready()
     with PrometheusServer(
         tmp_path / "prometheus", [f"127.0.0.1:{worker.port}"], [ALERTS]
@@ -100,14 +105,16 @@ def test_prometheus_sees_the_throughput_dlq_and_latency_of_a_running_worker(
         for i in range(2):
             stack.publish(ENTRIES, f"TE-404-{i}", fresh_entry(f"TE-404-{i}", "P-404"))
         stack.flush()
-        stack.wait_consumed(worker, ENTRIES, 45)
+        stack.wait_outcome(worker, ENTRIES, "dead_lettered", 5)
 
         real = f'ledgerstream_events_consumed_total{{topic="{ENTRIES}",outcome!="synthetic"}}'
-        prometheus.wait_for(f"sum({real})", lambda v: v == 45)
+        # two parked (waiting for P-404), then dead-lettered: counted when parked and when ended
+        prometheus.wait_for(f"sum({real})", lambda v: v == 47)
         by_outcome = prometheus.query(f"sum by (outcome) ({real}) > 0")
         assert by_outcome == {
             frozenset({("outcome", "posted")}): 40.0,
             frozenset({("outcome", "dead_lettered")}): 5.0,
+            frozenset({("outcome", "parked")}): 2.0,
         }
         # throughput as the dashboard shows it
         throughput = prometheus.value(f"sum(rate({real}[1m]))")
@@ -235,18 +242,21 @@ def test_one_trace_runs_from_the_producer_through_the_processor_to_the_command(
     (process_span_id,) = process_span_ids
     offset = stack.codec.decode("acct.ledger-commands", commands[0].value).record["source"]
 
-    receiver.wait_for(lambda r: len(r.in_trace(good_trace)) >= 2)
+    # producer -> process pm.time-entries (stage 1, routes) -> process ledger-events (posts)
+    receiver.wait_for(lambda r: len(r.in_trace(good_trace)) >= 3)
     spans = {s.span_id: s for s in receiver.in_trace(good_trace)}
-    assert set(spans) == {producer_span, process_span_id}, "one connected trace"
-    producer, process = spans[producer_span], spans[process_span_id]
+    assert len(spans) == 3, "one connected trace"
+    producer, process = spans.pop(producer_span), spans.pop(process_span_id)
+    (route,) = spans.values()
     assert (producer.service, producer.kind) == ("pm-producer", SPAN_KIND_PRODUCER)
-    assert process.parent_span_id == producer_span
-    assert (process.name, process.kind, process.service) == (
+    assert route.parent_span_id == producer_span
+    assert process.parent_span_id == route.span_id
+    assert (route.name, route.kind, route.service) == (
         f"process {ENTRIES}",
         SPAN_KIND_CONSUMER,
         "ledgerstream",
     )
-    assert process.attributes == {
+    assert route.attributes == {
         "messaging.system": "kafka",
         "messaging.operation.type": "process",
         "messaging.operation.name": "process",
@@ -255,8 +265,12 @@ def test_one_trace_runs_from_the_producer_through_the_processor_to_the_command(
         "messaging.kafka.offset": offset["offset"],
         "messaging.consumer.group.name": stack.settings.app_id,
         "messaging.kafka.message.key": "TE-1",
-        "ledgerstream.outcome": "posted",
+        "ledgerstream.outcome": "routed",
     }
+    assert (process.name, process.kind) == (f"process {LEDGER_TOPIC}", SPAN_KIND_CONSUMER)
+    assert process.attributes["messaging.destination.name"] == stack.settings.topic(LEDGER_TOPIC)
+    assert process.attributes["messaging.kafka.message.key"] == "US01"  # keyed by entity
+    assert process.attributes["ledgerstream.outcome"] == "posted"
 
     # The failing record: exception on its span, trace id in the dead letter.
     bad_trace, bad_producer_span = sent["TE-BAD"]

@@ -5,7 +5,7 @@ Every amount below is computed by hand in the comments, not by the code under te
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,7 +19,10 @@ def test_time_entries_become_exact_commands_and_bad_records_are_dead_lettered(
     stack: Stack,
 ) -> None:
     bad_customer = publish_reference(stack)
-    worker = stack.worker()
+    # a record waiting for a project that never arrives is dead-lettered after 3 s
+    worker = stack.worker(
+        LEDGERSTREAM_PARK_DEADLINE_SECONDS="3", LEDGERSTREAM_RETRY_FIRST_SECONDS="0.5"
+    )
     worker.wait_ready()
 
     stack.publish("pm.time-entries", "TE-1", entry("TE-1", "P-1", 52))
@@ -33,6 +36,7 @@ def test_time_entries_become_exact_commands_and_bad_records_are_dead_lettered(
     stack.flush()
 
     stack.wait_consumed(worker, "pm.time-entries", 7)
+    stack.wait_outcome(worker, "pm.time-entries", "dead_lettered", 2)
     commands = {c["command_id"]: c for c in stack.decoded("acct.ledger-commands")}
     usd, eur = Decimal, Decimal
     expected = {
@@ -141,13 +145,20 @@ def test_time_entries_become_exact_commands_and_bad_records_are_dead_lettered(
     del letters[b"C-BAD"]
     assert letters[b"TE-6"]["error_code"] == "BAD_MAGIC_BYTE"
     assert letters[b"TE-6"]["value"] == bad_magic
-    assert letters[b"TE-5"]["error_code"] == "MISSING_REFERENCE"
+    assert letters[b"TE-5"]["error_code"] == "MISSING_REFERENCE", letters[b"TE-5"]["stack_trace"]
     assert "P-404" in letters[b"TE-5"]["error_message"]
     assert letters[b"TE-5"]["value"] == unknown
     assert letters[b"TE-5"]["retryable"] is True
+    # parked, retried with backoff (0.5 s, 1 s, 2 s...) until the 3 s deadline
+    assert letters[b"TE-5"]["attempts"] >= 2
+    assert letters[b"TE-5"]["last_failed_at"] - letters[b"TE-5"]["first_failed_at"] >= timedelta(
+        seconds=3
+    )
     for letter in letters.values():
         assert letter["source_topic"] == stack.settings.topic("pm.time-entries")
         assert "Traceback" in letter["stack_trace"]
 
     outcomes = worker.events_consumed("pm.time-entries")
-    assert {k: v for k, v in outcomes.items() if v} == {"posted": 5.0, "dead_lettered": 2.0}
+    assert outcomes["posted"] == 5.0
+    assert outcomes["dead_lettered"] == 2.0
+    assert outcomes["parked"] == 1  # TE-5: counted when it began to wait (not per retry)

@@ -2,8 +2,8 @@
 
 After a complete run the worker is stopped and its group moved back to the
 earliest offsets; a new worker reads everything again and produces the very same
-command ids (zero new distinct ids: the sink's dedup on `command_id` holds; until
-the posted-records table lands, the commands are re-sent). `--to-offset` and
+command ids (zero new distinct ids) and, thanks to the posted-records table,
+sends none of them again. `--to-offset` and
 `--to-datetime` move exactly the partitions they name, checked with the admin
 API. Every attempt leaves an audit record.
 
@@ -116,7 +116,8 @@ def test_replay_to_earliest_after_a_complete_run_posts_no_new_command_ids(stack:
     stack.wait_consumed(again, "pm.time-entries", 2 * WAVE)
     second_run = command_ids(stack)
     assert set(second_run) == set(first_run)  # zero new distinct command ids
-    assert set(second_run.values()) == {2}  # identical commands re-sent (no posted table yet)
+    assert set(second_run.values()) == {1}  # nothing re-sent: the table knew them all
+    assert again.events_consumed("pm.time-entries")["skipped"] == 2 * WAVE
 
     again.stop()
     time.sleep(3.5)

@@ -1,8 +1,9 @@
 """A worker killed mid-stream and restarted has complete reference data and posts everything.
 
-The worker keeps no Faust table (reference data lives in a group-less loader, see
-``streams/adapters/reference_loader.py``), so "every table it uses" is the
-reference book: its sizes are read from ``/ready`` after the restart.
+Reference data lives in a group-less loader (``streams/adapters/reference_loader.py``):
+its sizes are read from ``/ready`` after the restart. The posted-records table
+(a Faust table) is proven by the outcome: every entry posts, with exactly its two
+command ids, and what the killed worker had posted is skipped, not posted again.
 
 Reference records are published in multi-record batches on purpose: on the
 embedded broker the high watermark is the base offset of the last batch + 1
@@ -92,7 +93,12 @@ def test_killed_worker_restarts_with_complete_reference_data_and_loses_nothing(
     for command in commands:
         assert command["effective_date"] == date(2026, 11, 10)
         by_entry.setdefault(command["source"]["id"], set()).add(command["command_id"])
-    assert set(by_entry) == expected, second.tail()
+    missing = expected - set(by_entry)
+    assert not missing, (
+        len(missing),
+        sorted(missing)[:5],
+        second.events_consumed("pm.time-entries"),
+    )
     assert all(len(ids) == 2 for ids in by_entry.values())  # revenue + cost, never a third
     distinct = sum(len(ids) for ids in by_entry.values())
     resent = len(commands) - distinct

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from streams.demo.worker import WorkerProcess
 from tests.integration.conftest import Stack
-from tests.integration.records import entry, publish_reference
+from tests.integration.records import employee, entity, entry, project, publish_reference
 
 pytestmark = pytest.mark.integration
 
@@ -65,6 +65,7 @@ def test_kill_switch_holds_entries_then_pilot_routes_each_exactly_once(stack: St
         "pilot": True,
         "allow_customers": ["C-1"],
         "allow_projects": [],
+        "paused_entities": [],
     }
 
     wait_assigned(worker)  # so that an unpaused worker would consume what comes next
@@ -127,3 +128,76 @@ def test_toggle_set_refuses_allow_lists_on_other_toggles(stack: Stack) -> None:
     assert run.code == 2
     assert "only go with the pilot" in run.err
     assert stack.read("ledgerstream.control", idle=0.5) == []
+
+
+def wait_metric(worker: WorkerProcess, name: str, value: float, timeout: float = 15.0) -> None:
+    """Wait until an unlabelled gauge of the worker shows ``value``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.metrics().get((name, ())) == value:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{name} never reached {value}:\n{worker.tail()}")
+
+
+def test_an_entity_kill_switch_holds_its_records_in_order_and_resuming_posts_each_once(
+    stack: Stack,
+) -> None:
+    publish_reference(stack)  # US01, with projects P-1 (USD) and P-2 (EUR)
+    stack.publish("ref.entities", "DE01", entity("DE01", "EUR", "Europe/Berlin"))
+    stack.publish(
+        "pm.projects", "P-DE", project("P-DE", "C-2", "EUR", "90.00") | {"entity_id": "DE01"}
+    )
+    stack.publish(
+        "pm.employees",
+        "E-DE",
+        employee("E-DE", "40.00") | {"entity_id": "DE01", "cost_currency": "EUR"},
+    )
+    stack.flush()
+    paused = stack.cli(
+        "toggle", "set", "kill_switch", "--entity", "DE01", "--on", "--reason", "INC-7 DE close"
+    )
+    assert paused.code == 0, paused.err
+    worker = stack.worker()
+    assert worker.wait_ready()["toggles"]["paused_entities"] == ["DE01"]
+
+    german = [entry(f"TE-DE-{n}", "P-DE", 60) | {"employee_id": "E-DE"} for n in range(3)]
+    german.append(german[0] | {"version": 2, "duration_minutes": 30})  # an edit, held behind v1
+    for value in german:
+        stack.publish("pm.time-entries", value["entry_id"], value)
+    for n in range(3):
+        stack.publish("pm.time-entries", f"TE-US-{n}", entry(f"TE-US-{n}", "P-1", 60))
+    stack.flush()
+    stack.wait_outcome(worker, "pm.time-entries", "posted", 3)  # US01 goes on
+    stack.wait_outcome(worker, "pm.time-entries", "parked", 4)  # DE01 is held, not lost
+    assert set(commands_by_entry(stack, COMMANDS)) == {"TE-US-0", "TE-US-1", "TE-US-2"}
+    assert worker.metrics()[("ledgerstream_paused_entities", ())] == 1
+    wait_metric(worker, "ledgerstream_parked_records", 3)  # three source records wait
+
+    resumed = stack.cli(
+        "toggle", "set", "kill_switch", "--entity", "DE01", "--off", "--reason", "INC-7 done"
+    )
+    assert resumed.code == 0, resumed.err
+    stack.wait_outcome(worker, "pm.time-entries", "posted", 7)
+    by_entry = commands_by_entry(stack, COMMANDS)
+    ids = [c["command_id"] for commands in by_entry.values() for c in commands]
+    assert len(ids) == len(set(ids))  # each once
+    # TE-DE-0 v1 (revenue, cost), then v2: REVERSE both, POST both, in that order
+    assert [(c["action"], c["source"]["version"]) for c in by_entry["TE-DE-0"]] == [
+        ("POST", 1),
+        ("POST", 1),
+        ("REVERSE", 2),
+        ("REVERSE", 2),
+        ("POST", 2),
+        ("POST", 2),
+    ]
+    assert {k: len(v) for k, v in by_entry.items() if k.startswith("TE-DE")} == {
+        "TE-DE-0": 6,
+        "TE-DE-1": 2,
+        "TE-DE-2": 2,
+    }
+    audit = [json.loads(r.value or b"{}") for r in stack.read("ledgerstream.audit", idle=0.5)]
+    assert [(a["arguments"]["name"], a["arguments"]["enabled"]) for a in audit] == [
+        ("kill_switch/DE01", True),
+        ("kill_switch/DE01", False),
+    ]

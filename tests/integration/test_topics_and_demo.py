@@ -24,7 +24,7 @@ def test_topics_create_is_idempotent_and_refuses_a_partition_mismatch(bootstrap:
 
     first = ensure_topics(client, specs, prefix=settings.topic_prefix, single_node=True)
     assert set(first.values()) == {TopicOutcome.CREATED}
-    assert len(first) == len(specs) == 16
+    assert len(first) == len(specs) == 17
     again = ensure_topics(client, specs, prefix=settings.topic_prefix, single_node=True)
     assert set(again.values()) == {TopicOutcome.EXISTS}
 
@@ -44,11 +44,11 @@ def test_cli_topics_create_reports_each_topic(bootstrap: str) -> None:
     created = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=60, check=True
     )
-    assert created.stdout.count("created ") == 16
+    assert created.stdout.count("created ") == 17
     repeated = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=60, check=True
     )
-    assert repeated.stdout.count("exists ") == 16
+    assert repeated.stdout.count("exists ") == 17
 
 
 def test_demo_once_posts_the_sample_set_balanced(tmp_path: Path) -> None:

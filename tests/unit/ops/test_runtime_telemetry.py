@@ -16,11 +16,17 @@ from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 from streams.adapters.avro import AvroCodec, SchemaCatalog
 from streams.adapters.dlq import SourceRecord
-from streams.adapters.heartbeat import KEY_PREFIX, SYNTHETIC_HEADER, canaries, canary_book
+from streams.adapters.heartbeat import (
+    CANARY_ID,
+    KEY_PREFIX,
+    SYNTHETIC_HEADER,
+    canaries,
+    canary_book,
+)
 from streams.adapters.metrics import Metrics
 from streams.adapters.tracing import RecordTracer, build_provider
-from streams.agents.runtime import Runtime
-from streams.agents.time_entries import TOPIC, handle_time_entry
+from streams.agents.ledger import LedgerStage
+from streams.agents.runtime import Output, Runtime
 from streams.domain.reference import ReferenceBook
 from streams.settings import Settings
 
@@ -96,8 +102,19 @@ def consumed(rt: Runtime, outcome: str) -> float:
     ]
 
 
+TOPIC = "pm.time-entries"
+
+
 def handle(rt: Runtime) -> Any:
-    return lambda rec: handle_time_entry(rt, rec)
+    """Stage 2's handler over an empty in-memory table, for a record routed to its entity."""
+    stage = LedgerStage(rt)
+    stage.load(0, {})
+    return stage.handler(0, CANARY_ID.encode())
+
+
+def commands_only(outputs: list[Output]) -> list[Output]:
+    """The posting commands among a record's outputs (not its sync feedback)."""
+    return [o for o in outputs if o.topic.endswith("acct.ledger-commands")]
 
 
 def test_a_posted_record_continues_the_upstream_trace_into_its_commands(
@@ -108,7 +125,7 @@ def test_a_posted_record_continues_the_upstream_trace_into_its_commands(
     raw = codec.encode(TOPIC, entry_value())
     rec = record(raw, headers=[("traceparent", TRACEPARENT), ("source", b"pm")])
 
-    outputs = rt.process(rec, handle(rt))
+    outputs = commands_only(rt.process(rec, handle(rt)))
 
     (span,) = exporter.get_finished_spans()
     assert span.name == "process pm.time-entries"
@@ -173,7 +190,7 @@ def test_without_a_tracer_outputs_keep_the_incoming_headers_and_carry_no_trace_i
     rt = runtime(codec)
     rec = record(codec.encode(TOPIC, entry_value()), headers=[("traceparent", TRACEPARENT)])
 
-    outputs = rt.process(rec, handle(rt))
+    outputs = commands_only(rt.process(rec, handle(rt)))
 
     assert len(outputs) == 2
     for output in outputs:
@@ -211,7 +228,7 @@ def test_a_canary_goes_through_the_rule_and_reaches_no_sink(codec: AvroCodec) ->
     (canary,) = canaries([2], origin="w1", sequence=5, now=NOW)
     rec = record(codec.encode(TOPIC, canary.value), key=canary.key, headers=canary.headers)
 
-    outputs = rt.process(rec, handle(rt))
+    outputs = commands_only(rt.process(rec, handle(rt)))
 
     assert outputs == []
     assert consumed(rt, "synthetic") == 1

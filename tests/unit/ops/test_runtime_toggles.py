@@ -8,9 +8,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.adapters.avro import AvroCodec
 from streams.agents.control import apply_control
 from streams.agents.runtime import Runtime
-from streams.agents.time_entries import TOPIC, handle_time_entry
 from streams.domain.toggles import CONTROL_TOPIC, Toggle
-from tests.unit.ops.test_runtime_telemetry import codec, entry_value, record, runtime
+from tests.unit.ops.test_runtime_telemetry import TOPIC, codec, entry_value, handle, record, runtime
 
 __all__ = ["codec"]  # the module-scoped fixture, shared
 
@@ -37,9 +36,9 @@ def outputs(
     raw = codec.encode(TOPIC, entry_value())
     done = rt.process(
         record(raw, headers=[("traceparent", TRACEPARENT)]),
-        lambda r: handle_time_entry(rt, r),
+        handle(rt),
     )
-    return [(o.topic, o.value, list(o.headers)) for o in done]
+    return [(o.topic, o.value, list(o.headers)) for o in done if "ledger-commands" in o.topic]
 
 
 def toggle_gauge(rt: Runtime) -> dict[str, float]:

@@ -25,6 +25,8 @@ DESIGN_TOPICS = {
     "ledgerstream.dlq",
     # issue 4: operator actions (replay, redrive); not in DESIGN.md's table yet
     "ledgerstream.audit",
+    # issues 3/4: project events keyed by entity for the worker's stage 2
+    "ledgerstream.ledger-events",
 }
 
 

@@ -1,0 +1,605 @@
+"""Stage 2: each entity's ledger: the table of what was posted, parking, pause, corrections.
+
+Reads ``ledgerstream.ledger-events`` (keyed by entity, see ``streams.agents.route``)
+and posts every record with ``post_event`` against the posted-records table, which
+lives in a Faust table (changelog-backed, one partition per input partition):
+
+- a new version REVERSEs what the previous one posted and POSTs anew; the same or an
+  older version posts nothing (a redelivery or a replay: effectively once); a
+  tombstone reverses; a replay under new rules REVERSE+POSTs only what changed;
+- a record waiting for something (a customer, project or FX rate that has not
+  arrived, an entry not posted yet) is **parked** in the table, behind which later
+  records of the same source id queue in order. Parked records are retried with
+  bounded exponential backoff, at once when reference data or toggles change, and
+  dead-lettered (retryable, with attempts and first/last failure) past the deadline;
+- records of an entity whose kill switch is on are parked until it is turned off.
+
+Ordering for effectively-once: a batch's commands are sent and **delivered** before
+the table's changelog records them, and both are acknowledged before the next batch
+is taken (so before any offset of the batch can be committed). A crash in between
+makes the worker post the same records again on restart, with the same command ids
+(a re-send the sink dedups); a crash after it finds them posted and sends nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from time import perf_counter
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from streams.adapters.dlq import SourceRecord
+from streams.adapters.metrics import Outcome
+from streams.agents.records import source_record
+from streams.agents.route import LEDGER_TOPIC, decode_event, forward, source_of
+from streams.agents.runtime import Deliver, Handled, Output, Runtime
+from streams.domain.commands import PostLedgerEntry, SourceRef
+from streams.domain.exceptions import MissingReferenceError, TransientError, UnpostedSourceError
+from streams.domain.feedback import SyncFeedback
+from streams.domain.posted import Balance, InvoicePosting, PostedLedger, PostedRecord, record_key
+from streams.domain.posting import SourceEvent, Step, identity, post_deletion, post_event
+from streams.domain.routing import ledger_key
+from streams.domain.rules.outcome import Held, Posted
+from streams.domain.toggles import Sink, sink_for
+
+__all__ = ["FEEDBACK_TOPIC", "LedgerStage", "Parked", "ParkingPolicy", "register"]
+
+_log = logging.getLogger(__name__)
+
+FEEDBACK_TOPIC: Final = "pm.sync-feedback"
+_KINDS: Final = {
+    "pm.time-entries": "time_entry",
+    "pm.expenses": "expense",
+    "pm.invoices": "invoice",
+    "pm.payments": "payment",
+}
+_MODELS: Final[dict[str, Callable[[bytes], object]]] = {
+    "records": PostedRecord.model_validate_json,
+    "balances": Balance.model_validate_json,
+    "invoices": InvoicePosting.model_validate_json,
+    "billed": bytes.decode,
+    "credited": bytes.decode,
+}
+#: An entity's kill switch is not a failure: its records wait with this code.
+PAUSED: Final = "ENTITY_PAUSED"
+
+
+@dataclass(frozen=True, slots=True)
+class ParkingPolicy:
+    """How long parked records wait, and how often they are retried."""
+
+    deadline: timedelta = timedelta(hours=24)
+    first_retry: timedelta = timedelta(seconds=1)
+    max_retry: timedelta = timedelta(minutes=5)
+
+    def next_retry(self, attempts: int, now: datetime) -> datetime:
+        """Bounded exponential backoff: first_retry x 2^(attempts-1), at most max_retry."""
+        delay: timedelta = min(self.first_retry * 2 ** max(attempts - 1, 0), self.max_retry)
+        return now + delay
+
+
+class Parked(BaseModel):
+    """A record waiting in the table: its original bytes and provenance, and why it waits."""
+
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    timestamp_ms: int | None
+    routed_key: bytes | None
+    code: str
+    message: str
+    attempts: int
+    first_failed_at: datetime
+    last_failed_at: datetime
+    #: None: until woken (a paused entity), not on a timer.
+    retry_at: datetime | None
+
+    def record(self) -> SourceRecord:
+        """Return the original record, as first read."""
+        return SourceRecord(
+            self.topic,
+            self.partition,
+            self.offset,
+            self.key,
+            self.value,
+            self.headers,
+            self.timestamp_ms,
+        )
+
+
+_Queue = tuple[Parked, ...]
+_QUEUE: Final = TypeAdapter(list[Parked])
+
+
+class _ParkingError(Exception):
+    """Raised inside a handler: park the record with this error (not a dead letter)."""
+
+    def __init__(self, error: Exception, code: str, *, paused: bool = False) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.code = code
+        self.paused = paused
+
+
+@dataclass(slots=True)
+class _View:
+    """One partition's state during a batch: the ledger overlay and the parked queues."""
+
+    partition: int
+    ledger: PostedLedger
+    queues: dict[str, _Queue | None] = field(default_factory=dict)
+    #: Commands sent to the shadow topic (by id): a reversal follows its original there.
+    shadowed: dict[str, bool] = field(default_factory=dict)
+    posted: bool = False
+
+
+class LedgerStage:
+    """Stage-2 processing over a key-value store (the Faust table's ``data`` in a worker).
+
+    Synchronous and store-agnostic so that it can be tested without a broker:
+    ``run(records, partition_of)`` returns the outputs to send and a list of
+    writes to apply (``apply``) once the outputs are delivered.
+    """
+
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        policy: ParkingPolicy = ParkingPolicy(),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.rt = rt
+        self.policy = policy
+        self.clock = clock
+        #: The table: per owned stage-2 partition, key -> stored bytes.
+        self._stores: dict[int, dict[bytes, bytes]] = {}
+        self._cache: dict[bytes, object] = {}
+        self._index: dict[int, set[str]] = {}
+        self._views: dict[int, _View] = {}
+
+    # -- the store -------------------------------------------------------------------
+
+    def load(self, partition: int, rows: dict[bytes, bytes]) -> None:
+        """Take over a partition's table, as read from its changelog (its new owner)."""
+        self._stores[partition] = rows
+        self._cache.clear()
+        self._index[partition] = {
+            raw.decode().split("|", 2)[2] for raw in rows if raw.startswith(b"parked|")
+        }
+
+    def drop(self, partition: int) -> None:
+        """Forget a partition this worker no longer owns."""
+        self._stores.pop(partition, None)
+        self._index.pop(partition, None)
+        self._cache.clear()
+
+    def rows(self, partition: int) -> dict[bytes, bytes]:
+        """Return a partition's table as stored (key -> bytes)."""
+        return self._stores.get(partition, {})
+
+    def owned(self) -> set[int]:
+        """Return the partitions whose table this stage holds."""
+        return set(self._stores)
+
+    def _get(self, key: bytes, decode: Callable[[bytes], object], partition: int) -> object | None:
+        try:
+            return self._cache[key]
+        except KeyError:
+            raw = self._stores.get(partition, {}).get(key)
+            value = None if raw is None else decode(raw)
+            self._cache[key] = value
+            return value
+
+    def _lookup(self, partition: int, name: str, key: str) -> object | None:
+        return self._get(f"{name}|{key}".encode(), _MODELS[name], partition)
+
+    def _queue(self, partition: int, name: str) -> _Queue:
+        view = self._views[partition]
+        if name in view.queues:
+            return view.queues[name] or ()
+        found = self._get(f"parked|{partition}|{name}".encode(), _decode_queue, partition)
+        return found if isinstance(found, tuple) else ()
+
+    def parked(self) -> dict[int, set[str]]:
+        """Return the parked source records per owned partition."""
+        return self._index
+
+    def _view(self, partition: int) -> _View:
+        view = self._views.get(partition)
+        if view is None:
+            ledger = PostedLedger.over(lambda name, key: self._lookup(partition, name, key))
+            view = self._views[partition] = _View(partition, ledger)
+        return view
+
+    def apply(self, writes: Sequence[tuple[int, bytes, bytes | None, object | None]]) -> None:
+        """Record a batch's changes in the table (once they are in its changelog)."""
+        for partition, key, raw, value in writes:
+            rows = self._stores.setdefault(partition, {})
+            if raw is None:
+                rows.pop(key, None)
+            else:
+                rows[key] = raw
+            self._cache[key] = value
+            if key.startswith(b"parked|"):
+                name = key.decode().split("|", 2)[2]
+                names = self._index.setdefault(partition, set())
+                if raw is None:
+                    names.discard(name)
+                else:
+                    names.add(name)
+
+    def _writes(self) -> list[tuple[int, bytes, bytes | None, object | None]]:
+        writes: list[tuple[int, bytes, bytes | None, object | None]] = []
+        for partition, view in sorted(self._views.items()):
+            for name, changes in view.ledger.changes().items():
+                for key, value in changes.items():
+                    raw = None if value is None else _encode(value)
+                    writes.append((partition, f"{name}|{key}".encode(), raw, value))
+            for name, queue in view.queues.items():
+                raw = _encode_queue(queue) if queue else None
+                writes.append(
+                    (partition, f"parked|{partition}|{name}".encode(), raw, queue or None)
+                )
+            for command_id, shadow in view.shadowed.items():
+                marker = f"shadow|{command_id}".encode()
+                writes.append((partition, marker, b"1" if shadow else None, shadow or None))
+        self._views.clear()
+        return writes
+
+    # -- processing ------------------------------------------------------------------
+
+    def run(
+        self, records: Iterable[tuple[int, SourceRecord]]
+    ) -> tuple[list[Output], list[tuple[int, bytes, bytes | None, object | None]]]:
+        """Process stage-2 records ``(partition, record)`` in order; then retry what they unblocked.
+
+        Returns:
+            The outputs to send (commands, feedback, re-routed records, dead letters)
+            and the writes to ``apply`` once those are delivered.
+
+        """
+        outputs: list[Output] = []
+        for partition, record in records:
+            self._view(partition)
+            handler = self.handler(partition, record.key)
+            outputs += self.rt.process(source_of(record), handler, consumed=record)
+        for partition, view in list(self._views.items()):
+            if view.posted:
+                outputs += self._retry(partition, lambda p: p.code == UnpostedSourceError.code)
+        return outputs, self._writes()
+
+    def retry(
+        self, partitions: Iterable[int], *, wake: bool
+    ) -> tuple[list[Output], list[tuple[int, bytes, bytes | None, object | None]]]:
+        """Retry parked records that are due (``wake``: all of them, e.g. new reference data)."""
+        now = self.clock()
+        outputs: list[Output] = []
+        for partition in sorted(partitions):
+            if self.parked().get(partition):
+                self._view(partition)
+                outputs += self._retry(
+                    partition,
+                    lambda p: wake or (p.retry_at is not None and p.retry_at <= now),
+                )
+        return outputs, self._writes()
+
+    def _retry(self, partition: int, due: Callable[[Parked], bool]) -> list[Output]:
+        outputs: list[Output] = []
+        view = self._view(partition)
+        names = set(self.parked().get(partition, ())) | {n for n, q in view.queues.items() if q}
+        for name in sorted(names):
+            queue = self._queue(partition, name)
+            if not queue or not due(queue[0]):
+                continue
+            view.queues[name] = ()  # drain: each record goes through the handler again
+            for position, parked in enumerate(queue):
+                if self._queue(partition, name):  # an earlier one parked again: keep order
+                    view.queues[name] = self._queue(partition, name) + queue[position:]
+                    break
+                handler = self.handler(partition, parked.routed_key, parked)
+                outputs += self.rt.process(parked.record(), handler, read_now=False)
+        return outputs
+
+    def handler(
+        self, partition: int, routed_key: bytes | None, previous: Parked | None = None
+    ) -> Callable[[SourceRecord], Handled]:
+        """Return the handler of one stage-2 record (for ``Runtime.process``)."""
+        self._view(partition)
+        return lambda record: self._handle(partition, record, routed_key, previous)
+
+    def _handle(
+        self,
+        partition: int,
+        record: SourceRecord,
+        routed_key: bytes | None,
+        previous: Parked | None = None,
+    ) -> Handled:
+        view = self._views[partition]
+        topic = self.rt.logical(record.topic)
+        if record.value is None:
+            return self._delete(view, topic, record)
+        event = decode_event(self.rt, record)
+        kind, source_id, _ = identity(event)
+        name = record_key(kind, source_id)
+        if previous is None and self._queue(partition, name):
+            return self._park(
+                view, name, record, routed_key=routed_key, previous=None, parking=None
+            )
+        try:
+            return self._post(view, event, record, routed_key)
+        except _ParkingError as parking:
+            return self._park(
+                view, name, record, routed_key=routed_key, previous=previous, parking=parking
+            )
+
+    def _post(
+        self, view: _View, event: SourceEvent, record: SourceRecord, routed_key: bytes | None
+    ) -> Handled:
+        rt = self.rt
+        book = rt.current_book
+        try:
+            entity = ledger_key(event, book)
+        except MissingReferenceError as exc:
+            raise _ParkingError(exc, exc.code) from exc
+        if routed_key != entity.encode():  # first read before its project was known
+            return Outcome.ROUTED, [forward(rt, record, entity.encode())]
+        if entity in rt.toggles.paused_entities:
+            error = TransientError(f"entity {entity} is paused (kill_switch/{entity})")
+            raise _ParkingError(error, PAUSED, paused=True)
+        kind, source_id, version = identity(event)
+        source = _source(record, kind, source_id, version, event.recorded_at)
+        try:
+            step = post_event(view.ledger, event, book, source=source, rule_version=rt.rule_version)
+        except TransientError as exc:
+            raise _ParkingError(exc, exc.code) from exc
+        return self._outputs(view, step, record, view.ledger.live(kind, source_id))
+
+    def _delete(self, view: _View, topic: str, record: SourceRecord) -> Handled:
+        """Reverse a deleted record (a tombstone reaches every partition; one posted it)."""
+        source_id = (record.key or b"").decode()
+        kind = _KINDS[topic]
+        source = _source(record, kind, source_id, 1, _timestamp(record))
+        step = post_deletion(view.ledger, source=source, rule_version=self.rt.rule_version)
+        outcome, outputs = self._outputs(view, step, record)
+        # counted where it posted: the copies elsewhere are not separate records
+        return (Outcome.ROUTED if outcome is Outcome.SKIPPED else outcome), outputs
+
+    def _outputs(
+        self, view: _View, step: Step, record: SourceRecord, live: PostedRecord | None = None
+    ) -> Handled:
+        """Send a step's commands (each to its sink) and feedback; promote on a replay.
+
+        A command goes where ``sink_for`` says (pilot, dry-run), and the table
+        remembers those sent to the shadow topic: a REVERSE goes where its original
+        went, and a replayed record whose commands were shadowed but would now post
+        for real sends them, same ids, to the real sink (a pilot widened, dry-run
+        turned off, then a replay).
+        """
+        view.ledger = step.ledger
+        outputs = [self._feedback(feedback, record) for feedback in step.feedback]
+        if isinstance(step.outcome, Held):
+            return Outcome.HELD, outputs
+        if isinstance(step.outcome, Posted):
+            view.posted = True
+            commands = [self._send(view, c, record) for c in step.outcome.commands]
+            return Outcome.POSTED, commands + outputs
+        promoted = [
+            self._send(view, c, record, promote=True)
+            for c in (live.commands if live is not None else ())
+            if self._shadowed(view, c.command_id) and sink_for(c, self.rt.toggles) is Sink.REAL
+        ]
+        return (Outcome.POSTED if promoted else Outcome.SKIPPED), promoted
+
+    def _shadowed(self, view: _View, command_id: str) -> bool:
+        if command_id in view.shadowed:
+            return view.shadowed[command_id]
+        return self._get(f"shadow|{command_id}".encode(), bool, view.partition) is not None
+
+    def _send(
+        self, view: _View, command: PostLedgerEntry, record: SourceRecord, *, promote: bool = False
+    ) -> Output:
+        if promote:
+            sink = Sink.REAL
+        elif command.reverses is not None:
+            shadow = self._shadowed(view, command.reverses)
+            sink = Sink.SHADOW if shadow else Sink.REAL
+            if shadow:
+                view.shadowed[command.reverses] = False  # reversed: nothing left to promote
+        else:
+            sink = sink_for(command, self.rt.toggles)
+        if command.reverses is None:
+            view.shadowed[command.command_id] = sink is Sink.SHADOW
+        return self.rt.command_output(command, record, sink)
+
+    def _feedback(self, feedback: SyncFeedback, record: SourceRecord) -> Output:
+        value = self.rt.codec.encode(FEEDBACK_TOPIC, feedback.model_dump())
+        topic = self.rt.topic(FEEDBACK_TOPIC)
+        headers = self.rt.traced(list(record.headers))
+        return Output(topic, feedback.source_id.encode(), value, headers)
+
+    def _park(
+        self,
+        view: _View,
+        name: str,
+        record: SourceRecord,
+        *,
+        routed_key: bytes | None,
+        previous: Parked | None,
+        parking: _ParkingError | None,
+    ) -> Handled:
+        """Park a record (``parking``: why), or queue it behind its source's parked ones.
+
+        Past the deadline a record is dead-lettered instead (retryable, with its
+        attempts and first failure); a paused entity's records never expire.
+        """
+        now = self.clock()
+        attempts = 1 if previous is None else previous.attempts + 1
+        first = now if previous is None else previous.first_failed_at
+        if parking is not None and not parking.paused and now - first >= self.policy.deadline:
+            letter = self.rt.dead_letter(
+                record, parking.error, attempts=attempts, first_failed_at=first
+            )
+            return Outcome.DEAD_LETTERED, [letter]
+        if parking is None:
+            code, message, retry_at = "QUEUED", "behind an earlier parked version", None
+        else:
+            code, message = parking.code, str(parking.error)
+            retry_at = (
+                None
+                if parking.paused
+                else min(self.policy.next_retry(attempts, now), first + self.policy.deadline)
+            )
+        parked = Parked(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=tuple(record.headers),
+            timestamp_ms=record.timestamp_ms,
+            routed_key=routed_key,
+            code=code,
+            message=message,
+            attempts=attempts if parking is not None else 0,
+            first_failed_at=first,
+            last_failed_at=now,
+            retry_at=retry_at,
+        )
+        view.queues[name] = (*self._queue(view.partition, name), parked)
+        return (Outcome.PARKED if previous is None else Outcome.WAITING), []
+
+
+def _source(
+    record: SourceRecord, kind: str, source_id: str, version: int, event_time: datetime
+) -> SourceRef:
+    return SourceRef(
+        system="pm",
+        type=kind,
+        id=source_id,
+        version=version,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        event_time=event_time,
+    )
+
+
+def _timestamp(record: SourceRecord) -> datetime:
+    millis = record.timestamp_ms or 0
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+def _encode(value: object) -> bytes:
+    if isinstance(value, BaseModel):
+        return value.model_dump_json().encode()
+    return str(value).encode()
+
+
+def _encode_queue(queue: _Queue) -> bytes:
+    return b"[" + b",".join(p.model_dump_json().encode() for p in queue) + b"]"
+
+
+def _decode_queue(raw: bytes) -> _Queue:
+    return tuple(_QUEUE.validate_json(raw))
+
+
+def _batches(events: Iterable[Any]) -> Iterator[tuple[int, SourceRecord]]:
+    for event in events:
+        message = event.message
+        yield message.partition, source_record(message)
+
+
+def register(
+    app: Any,
+    rt: Runtime,
+    *,
+    deliver: Deliver,
+    ready: asyncio.Event,
+    batch_size: int,
+    within: float,
+    state_topic: str,
+    read_state: Callable[[int], Awaitable[dict[bytes, bytes]]],
+    policy: ParkingPolicy,
+    retry_interval: float,
+) -> LedgerStage:
+    """Declare the stage-2 agent, the loading of its table and the parked-record retry timer.
+
+    The table is not a Faust table: its changelog (``state_topic``, compacted, one
+    partition per stage-2 partition) is written here, after the commands, and a
+    partition's rows are read back whole by ``read_state`` when this worker is
+    assigned that partition, before any of its records is processed. (Faust's own
+    table recovery lost stream records queued around it on the embedded broker:
+    149-338 records per restart, measured; BROKER.md's loader pattern did not.)
+    """
+    stage = LedgerStage(rt, policy=policy)
+    lock = asyncio.Lock()
+    topic = rt.topic(LEDGER_TOPIC)
+    histogram = rt.metrics.batch_seconds.labels(topic=LEDGER_TOPIC)
+    seen = {"changes": rt.changes}
+
+    async def commit(outputs: list[Output], writes: list[Any]) -> None:
+        """Deliver the outputs, then the table changes: both acked before the next batch."""
+        try:
+            await deliver(outputs)
+            await deliver([Output(state_topic, key, raw, [], p) for p, key, raw, _ in writes])
+        except Exception as exc:  # never ack a batch whose effects were not stored
+            rt.on_fatal(exc)
+            raise
+        stage.apply(writes)
+
+    async def take_over(_app: Any, *args: Any, **_: Any) -> None:
+        """Load the table of every newly assigned partition before its records flow."""
+        assigned = {tp.partition for tp in (args[0] if args else ()) if tp.topic == topic}
+        async with lock:
+            try:
+                for partition in sorted(stage.owned() - assigned):
+                    stage.drop(partition)
+                for partition in sorted(assigned - stage.owned()):
+                    stage.load(partition, await read_state(partition))
+            except Exception as exc:  # processing without the table would post twice
+                rt.on_fatal(exc)
+                raise
+
+    app.on_partitions_assigned.connect(take_over)
+
+    @app.agent(app.topic(topic), name="ledger")
+    async def ledger(stream: Any) -> None:
+        async for events in stream.take_events(batch_size, within):
+            await ready.wait()  # reference data and toggles loaded (inside: see route.py)
+            await rt.posting.wait()  # the kill switch: hold this batch, unacked
+            async with lock:
+                started = perf_counter()
+                try:
+                    outputs, writes = stage.run(_batches(events))
+                except Exception as exc:
+                    rt.on_fatal(exc)
+                    raise
+                await commit(outputs, writes)
+                histogram.observe(perf_counter() - started)
+
+    @app.timer(interval=retry_interval)
+    async def retry_parked() -> None:
+        if not ready.is_set() or not rt.posting.is_set():
+            return
+        wake = rt.changes != seen["changes"]
+        seen["changes"] = rt.changes
+        async with lock:
+            try:
+                outputs, writes = stage.retry(stage.owned(), wake=wake)
+            except Exception as exc:
+                rt.on_fatal(exc)
+                raise
+            await commit(outputs, writes)
+        rt.metrics.parked.set(sum(len(names) for names in stage.parked().values()))
+
+    return stage

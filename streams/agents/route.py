@@ -1,0 +1,141 @@
+"""Stage 1: project events → the ledger of their entity (``ledgerstream.ledger-events``).
+
+Upstream keys project events by their own id (``entry_id``, ``invoice_id``…), but an
+invoice relieves the WIP of entries and a payment the receivable of invoices: what a
+rule reads belongs to one legal entity. This agent decodes and validates each
+record (a bad one is dead-lettered here, with its original bytes) and forwards it,
+bytes untouched, keyed by its entity (``streams.domain.routing``), with where it
+was read in ``ledgerstream-source-*`` headers. Stage 2 (``streams.agents.ledger``)
+then sees every record of an entity in one partition, in order.
+
+A record whose entity cannot be known yet (its project has not arrived) is
+forwarded under its own key; stage 2 parks it and routes it again once the
+project arrives. A tombstone (a deletion) names only its source id, so it goes to
+every partition: the one that posted the record reverses it, the others skip it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from pydantic import BaseModel
+
+from streams.adapters.dlq import SourceRecord
+from streams.adapters.metrics import Outcome
+from streams.agents.runtime import Deliver, Handled, Output, Runtime
+from streams.domain.events import ExpenseRecorded, TimeEntryRecorded
+from streams.domain.exceptions import MissingReferenceError
+from streams.domain.invoices import InvoiceIssued
+from streams.domain.payments import PaymentReceived
+from streams.domain.posting import SourceEvent
+from streams.domain.routing import ledger_key
+
+__all__ = [
+    "EVENT_TOPICS",
+    "LEDGER_TOPIC",
+    "forward",
+    "register",
+    "source_of",
+]
+
+#: The internal topic of stage 2, keyed by entity (deploy/topics.yaml).
+LEDGER_TOPIC: Final = "ledgerstream.ledger-events"
+
+#: Project event topics and the model each one's records validate into.
+EVENT_TOPICS: Final[dict[str, type[BaseModel]]] = {
+    "pm.time-entries": TimeEntryRecorded,
+    "pm.expenses": ExpenseRecorded,
+    "pm.invoices": InvoiceIssued,
+    "pm.payments": PaymentReceived,
+}
+
+_TOPIC: Final = "ledgerstream-source-topic"
+_PARTITION: Final = "ledgerstream-source-partition"
+_OFFSET: Final = "ledgerstream-source-offset"
+_TIMESTAMP: Final = "ledgerstream-source-timestamp"
+_KEY: Final = "ledgerstream-source-key"
+_OURS: Final = frozenset({_TOPIC, _PARTITION, _OFFSET, _TIMESTAMP, _KEY})
+
+
+def decode_event(rt: Runtime, record: SourceRecord) -> SourceEvent:
+    """Decode and validate a project event record into its domain model."""
+    topic = rt.logical(record.topic)
+    event: Any = rt.decode(topic, record, EVENT_TOPICS[topic])
+    return event  # type: ignore[no-any-return]
+
+
+def forward(
+    rt: Runtime, record: SourceRecord, key: bytes | None, partition: int | None = None
+) -> Output:
+    """Forward a record, bytes untouched, to ``ledgerstream.ledger-events`` with its provenance."""
+    headers = rt.traced([(k, v) for k, v in record.headers if k not in _OURS])
+    headers += [
+        (_TOPIC, record.topic.encode()),
+        (_PARTITION, str(record.partition).encode()),
+        (_OFFSET, str(record.offset).encode()),
+    ]
+    if record.timestamp_ms is not None:
+        headers.append((_TIMESTAMP, str(record.timestamp_ms).encode()))
+    if record.key is not None:
+        headers.append((_KEY, record.key))
+    return Output(rt.topic(LEDGER_TOPIC), key, record.value, headers, partition)
+
+
+def source_of(record: SourceRecord) -> SourceRecord:
+    """Return the original record a stage-2 record carries (its source topic, offset, key)."""
+    found = dict(record.headers)
+    topic = found.get(_TOPIC)
+    if topic is None:
+        return record
+    timestamp = found.get(_TIMESTAMP)
+    return SourceRecord(
+        topic=topic.decode(),
+        partition=int(found.get(_PARTITION) or b"-1"),
+        offset=int(found.get(_OFFSET) or b"-1"),
+        key=found.get(_KEY),
+        value=record.value,
+        headers=[(k, v) for k, v in record.headers if k not in _OURS],
+        timestamp_ms=None if timestamp is None else int(timestamp),
+    )
+
+
+def handle_route(rt: Runtime, record: SourceRecord, partitions: int) -> Handled:
+    """Forward one project event to its entity's ledger (or to every ledger, if deleted)."""
+    if record.value is None:
+        outputs = [forward(rt, record, record.key, p) for p in range(partitions)]
+        return Outcome.ROUTED, outputs
+    event = decode_event(rt, record)
+    try:
+        entity = ledger_key(event, rt.current_book)
+    except MissingReferenceError:
+        return Outcome.ROUTED, [forward(rt, record, record.key)]  # stage 2 parks it
+    return Outcome.ROUTED, [forward(rt, record, entity.encode())]
+
+
+def register(
+    app: Any,
+    rt: Runtime,
+    *,
+    deliver: Deliver,
+    ready: Any,
+    batch_size: int,
+    within: float,
+    partitions: int,
+    topics: Sequence[str] = tuple(EVENT_TOPICS),
+) -> None:
+    """Declare the routing agent over every project event topic."""
+
+    def handle(record: SourceRecord) -> Handled:
+        return handle_route(rt, record, partitions)
+
+    channel = app.topic(*(rt.topic(name) for name in topics))
+
+    @app.agent(channel, name="route")
+    async def route(stream: Any) -> None:
+        # Wait for reference data *inside* the loop: a stream that is not iterated yet
+        # when Faust ends table recovery loses the records it had queued (measured:
+        # 149 records after a restart), so both agents start iterating at once.
+        async for events in stream.take_events(batch_size, within):
+            await ready.wait()
+            await deliver(rt.process_batch(events, handle))  # acked before the next batch

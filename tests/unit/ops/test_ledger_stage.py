@@ -1,0 +1,348 @@
+"""Stage 2 over an in-memory store: the same postings as the pure rules, parking, pause, remap.
+
+The store here is a dict of the bytes the worker's Faust table would hold; every
+batch's writes go through ``LedgerStage.apply`` as in a worker, and a fresh stage
+over the same store stands for a restarted worker that recovered its table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streams.adapters.avro import AvroCodec, SchemaCatalog
+from streams.adapters.dlq import SourceRecord
+from streams.adapters.metrics import Metrics
+from streams.agents.ledger import FEEDBACK_TOPIC, LedgerStage, ParkingPolicy
+from streams.agents.route import LEDGER_TOPIC, forward
+from streams.agents.runtime import Output, Runtime
+from streams.domain.commands import PostLedgerEntry
+from streams.domain.posting import SourceEvent, identity
+from streams.domain.reference import ReferenceBook
+from streams.domain.toggles import Toggles
+from tests.unit.domain.billing_builders import TOPICS, Books, credit_memo, expense, invoice, line
+from tests.unit.domain.billing_builders import payment as payment_event
+from tests.unit.domain.builders import RULE_VERSION, project, spot, standard_book, time_entry
+
+D = Decimal
+START = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def codec() -> AvroCodec:
+    return AvroCodec(SchemaCatalog.from_directory(Path("schemas")))
+
+
+class Harness:
+    """A stage over a dict store, fed Avro records as stage 1 would forward them."""
+
+    def __init__(self, codec: AvroCodec, book: ReferenceBook, **policy: timedelta) -> None:
+        self.codec = codec
+        self.now = START
+        self.rt = Runtime(codec=codec, book=book, metrics=Metrics(), rule_version=RULE_VERSION)
+        self.policy = ParkingPolicy(**policy)
+        self.offset = 0
+        self.stage = LedgerStage(self.rt, policy=self.policy, clock=lambda: self.now)
+        self.stage.load(0, {})
+
+    @property
+    def store(self) -> dict[bytes, bytes]:
+        return self.stage.rows(0)
+
+    def restart(self) -> LedgerStage:
+        """A new worker taking partition 0 over: it reads the table back from its rows."""
+        rows = dict(self.store)
+        self.stage = LedgerStage(self.rt, policy=self.policy, clock=lambda: self.now)
+        self.stage.load(0, rows)
+        return self.stage
+
+    def record(self, event: SourceEvent, key: str = "US") -> SourceRecord:
+        kind, source_id, _ = identity(event)
+        topic = TOPICS[kind]
+        self.offset += 1
+        original = SourceRecord(
+            topic,
+            0,
+            self.offset,
+            source_id.encode(),
+            self.codec.encode(topic, event.model_dump()),
+            (),
+        )
+        sent = forward(self.rt, original, key.encode())
+        return SourceRecord(LEDGER_TOPIC, 0, self.offset, sent.key, sent.value, sent.headers)
+
+    def run(self, *records: SourceRecord) -> list[Output]:
+        outputs, writes = self.stage.run((0, r) for r in records)
+        self.stage.apply(writes)
+        return outputs
+
+    def post(self, *events: SourceEvent) -> list[Output]:
+        return self.run(*(self.record(e) for e in events))
+
+    def retry(self, *, wake: bool = False) -> list[Output]:
+        outputs, writes = self.stage.retry([0], wake=wake)
+        self.stage.apply(writes)
+        return outputs
+
+    def commands(self, outputs: list[Output]) -> list[dict[str, Any]]:
+        return [
+            self.codec.decode("acct.ledger-commands", o.value).record
+            for o in outputs
+            if o.topic == "acct.ledger-commands" and o.value is not None
+        ]
+
+    def topics(self, outputs: list[Output]) -> list[str]:
+        return [o.topic for o in outputs]
+
+
+def essence(command: dict[str, Any] | PostLedgerEntry) -> tuple[Any, ...]:
+    data = command.model_dump() if isinstance(command, PostLedgerEntry) else command
+    return (
+        data["command_id"],
+        str(data["action"]),
+        [(ln["account"], str(ln["side"]), ln["amount"], ln["base_amount"]) for ln in data["lines"]],
+    )
+
+
+def scenario() -> list[SourceEvent]:
+    """Entries, an expense, an invoice billing them, a payment, an edit and a credit memo."""
+    return [
+        time_entry(),
+        time_entry(entry_id="TE-2", duration_minutes=120),
+        expense(),
+        invoice(
+            lines=[
+                line(1, amount=D("187.50"), time_entry_ids=["TE-1"]),
+                line(
+                    2, amount=D("300.00"), time_entry_ids=["TE-2"], tax_code="S", tax_rate=D("0.2")
+                ),
+                line(3, kind="EXPENSE", amount=D("220.00"), expense_ids=["EX-1"]),
+            ]
+        ),
+        payment_event(amount=D("100.00")),
+        time_entry(entry_id="TE-3"),
+        time_entry(entry_id="TE-3", version=2, duration_minutes=60),
+        credit_memo(credited_line_nos=[2]),
+        time_entry(entry_id="TE-3", version=2, duration_minutes=60),  # a redelivery
+    ]
+
+
+def test_stage_two_posts_exactly_what_the_pure_rules_post_one_batch_or_many(
+    codec: AvroCodec,
+) -> None:
+    books = Books(standard_book())
+    for event in scenario():
+        books.post(event)
+    expected = [essence(c) for c in books.commands]
+    assert len(expected) >= 14
+
+    one_batch = Harness(codec, standard_book())
+    assert [essence(c) for c in one_batch.commands(one_batch.post(*scenario()))] == expected
+
+    # event by event, with a "restart" (a fresh stage over the recovered store) each time
+    many = Harness(codec, standard_book())
+    seen: list[tuple[Any, ...]] = []
+    for event in scenario():
+        seen += [essence(c) for c in many.commands(many.post(event))]
+        many.restart()
+    assert seen == expected
+    assert one_batch.store == many.store
+
+
+def test_a_redelivered_batch_after_its_writes_sends_nothing_and_before_them_the_same_ids(
+    codec: AvroCodec,
+) -> None:
+    h = Harness(codec, standard_book())
+    records = [h.record(e) for e in scenario()[:4]]
+    outputs, writes = h.stage.run((0, r) for r in records)
+    first = h.commands(outputs)
+    # crash before the writes: the store never heard of the batch; the same ids again
+    h.restart()
+    assert h.commands(h.run(*records)) == first
+    # crash after the writes: the batch is posted; redelivered, it sends nothing
+    h.restart()
+    assert h.commands(h.run(*records)) == []
+    del writes
+
+
+def test_sync_feedback_says_posted_and_released(codec: AvroCodec) -> None:
+    h = Harness(codec, standard_book())
+    h.post(*scenario()[:4])
+    outputs = h.post(credit_memo(credited_line_nos=[1]))
+    feedback = [
+        codec.decode(FEEDBACK_TOPIC, o.value).record
+        for o in outputs
+        if o.topic == FEEDBACK_TOPIC and o.value is not None
+    ]
+    assert [(f["source_id"], f["status"]) for f in feedback] == [
+        ("CM-1", "POSTED"),
+        ("TE-1", "RELEASED"),
+    ]
+
+
+def test_a_record_waiting_for_its_project_parks_in_order_and_posts_when_it_arrives(
+    codec: AvroCodec,
+) -> None:
+    book = standard_book()
+    h = Harness(codec, book)
+    late = project(project_id="P-LATE")
+    v1 = time_entry(entry_id="TE-9", project_id="P-LATE")
+    v2 = time_entry(entry_id="TE-9", project_id="P-LATE", version=2, duration_minutes=60)
+    # stage 1 could not route them (no project): they arrive under their own key
+    assert h.run(h.record(v1, key="TE-9"), h.record(v2, key="TE-9")) == []
+    assert h.stage.parked() == {0: {"time_entry:TE-9"}}
+    assert h.retry(wake=True) == []  # still missing: stays parked
+    book.put("P-LATE", late)
+    forwarded = h.retry(wake=True)
+    # routed again, in order, to the entity's ledger; nothing posted from the wrong partition
+    assert [(o.topic, o.key) for o in forwarded] == [(LEDGER_TOPIC, b"US")] * 2
+    assert h.stage.parked() == {0: set()}
+    records = [
+        SourceRecord(LEDGER_TOPIC, 0, 90 + i, o.key, o.value, o.headers)
+        for i, o in enumerate(forwarded)
+    ]
+    commands = h.commands(h.run(*records))
+    assert [c["action"] for c in commands] == ["POST", "POST", "REVERSE", "REVERSE", "POST", "POST"]
+    assert {c["source"]["offset"] for c in commands} == {1, 2}  # provenance: the original offsets
+
+
+def test_a_missing_rate_is_retried_with_backoff_then_dead_lettered_after_the_deadline(
+    codec: AvroCodec,
+) -> None:
+    book = standard_book()
+    h = Harness(
+        codec,
+        book,
+        deadline=timedelta(minutes=10),
+        first_retry=timedelta(seconds=30),
+        max_retry=timedelta(minutes=4),
+    )
+    eur = invoice(
+        invoice_id="INV-EUR",
+        currency="EUR",
+        issued_on=date(2026, 7, 1),
+        lines=[line(1, kind="FIXED_FEE", amount=D("100.00"))],
+    )
+    assert h.post(eur) == []
+    retries = []
+    while True:
+        h.now += timedelta(seconds=10)
+        outputs = h.retry()
+        if outputs:
+            break
+        retries.append(h.now)
+        assert h.now < START + timedelta(minutes=11)
+    (letter,) = outputs
+    envelope = codec.decode("ledgerstream.dlq", letter.value).record
+    assert envelope["error_code"] == "MISSING_FX_RATE"
+    assert envelope["retryable"] is True
+    # tried at 30 s, 60 s, 120 s, 240 s, 240 s after each failure: 6 attempts by 10 min
+    assert envelope["attempts"] == 6
+    assert envelope["first_failed_at"] == START
+    assert envelope["source_topic"] == "pm.invoices"
+    assert h.stage.parked() == {0: set()}
+    del retries
+
+
+def test_a_rate_that_arrives_in_time_posts_the_parked_invoice(codec: AvroCodec) -> None:
+    book = standard_book()
+    h = Harness(codec, book)
+    eur = invoice(
+        invoice_id="INV-EUR",
+        currency="EUR",
+        issued_on=date(2026, 7, 1),
+        lines=[line(1, kind="FIXED_FEE", amount=D("100.00"))],
+    )
+    h.post(eur)
+    book.put("EUR/USD/2026-07-01/SPOT", spot("EUR", "USD", "1.1000", date(2026, 7, 1)))
+    (command,) = h.commands(h.retry(wake=True))
+    # 100.00 EUR x 1.1000 = 110.00 USD
+    assert essence(command)[2][0] == ("1100", "DEBIT", D("100.00"), D("110.00"))
+
+
+def test_a_paused_entity_holds_its_records_until_resumed_then_posts_each_once(
+    codec: AvroCodec,
+) -> None:
+    h = Harness(codec, standard_book())
+    h.rt.set_toggles(Toggles(paused_entities=frozenset({"US"})))
+    assert h.post(time_entry(), time_entry(entry_id="TE-2")) == []
+    h.now += timedelta(days=30)
+    assert h.retry() == []  # paused records never expire and are not retried on a timer
+    h.rt.set_toggles(Toggles())
+    commands = h.commands(h.retry(wake=True))
+    assert len(commands) == 4
+    assert h.commands(h.retry(wake=True)) == []
+
+
+def test_a_replay_under_a_new_rule_version_reposts_only_changed_records(codec: AvroCodec) -> None:
+    book = standard_book()
+    h = Harness(codec, book)
+    events = [time_entry(), expense()]
+    first = h.commands(h.post(*events))
+    assert h.commands(h.post(*events)) == []  # same rules: a replay posts nothing
+    h.rt.rule_version = "time-entry/2"
+    assert h.commands(h.post(*events)) == []  # new version, same lines: nothing either
+    entity = book.entity("US")
+    book.put("US", entity.model_copy(update={"account_overrides": {"5100": "5150"}}))
+    again = h.commands(h.post(*events))
+    # only the expense's cost command uses 5100: REVERSE the old one, POST the new one
+    reversed_ids = [c["reverses"] for c in again if c["action"] == "REVERSE"]
+    assert len(reversed_ids) == len(again) // 2
+    assert set(reversed_ids) <= {c["command_id"] for c in first}
+    assert all(c["source"]["type"] == "expense" for c in again)
+    assert any(ln["account"] == "5150" for c in again for ln in c["lines"])
+
+
+def routed(h: Harness, outputs: list[Output]) -> list[tuple[str, str, str]]:
+    """(sink, action, command id) of each command output."""
+    found = []
+    for o in outputs:
+        if "ledger-commands" not in o.topic or o.value is None:
+            continue
+        command = h.codec.decode("acct.ledger-commands", o.value).record
+        sink = "shadow" if o.topic.endswith(".shadow") else "real"
+        found.append((sink, command["action"], command["command_id"]))
+    return found
+
+
+def test_a_reversal_goes_where_its_original_went_whatever_the_toggles_say_now(
+    codec: AvroCodec,
+) -> None:
+    h = Harness(codec, standard_book())
+    h.rt.set_toggles(Toggles(pilot=True))  # nobody allow-listed: everything shadowed
+    first = routed(h, h.post(time_entry()))
+    assert [(s, a) for s, a, _ in first] == [("shadow", "POST")] * 2
+    h.rt.set_toggles(Toggles())  # pilot over
+    second = routed(h, h.post(time_entry(version=2, duration_minutes=60)))
+    # the real sink never saw v1: its reversals stay in the shadow, v2 posts for real
+    assert [(s, a) for s, a, _ in second] == [
+        ("shadow", "REVERSE"),
+        ("shadow", "REVERSE"),
+        ("real", "POST"),
+        ("real", "POST"),
+    ]
+    h.rt.set_toggles(Toggles(dry_run=True))
+    third = routed(h, h.post(time_entry(version=3, duration_minutes=45)))
+    # v2 went for real, so the real sink must hear its reversal even under dry-run
+    assert [(s, a) for s, a, _ in third] == [
+        ("real", "REVERSE"),
+        ("real", "REVERSE"),
+        ("shadow", "POST"),
+        ("shadow", "POST"),
+    ]
+
+
+def test_a_replay_after_dry_run_promotes_the_shadowed_commands_once_with_the_same_ids(
+    codec: AvroCodec,
+) -> None:
+    h = Harness(codec, standard_book())
+    h.rt.set_toggles(Toggles(dry_run=True))
+    shadowed = routed(h, h.post(time_entry(), expense()))
+    assert {s for s, _, _ in shadowed} == {"shadow"}
+    h.rt.set_toggles(Toggles())
+    promoted = routed(h, h.post(time_entry(), expense()))  # the replay
+    assert promoted == [("real", a, cid) for _, a, cid in shadowed]
+    assert routed(h, h.post(time_entry(), expense())) == []  # and only once
