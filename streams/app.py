@@ -276,9 +276,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         ready=ready,
         batch_size=settings.batch_size,
         within=settings.batch_within_seconds,
-        state_topic=state_topic(settings),
+        state_topic=settings.state_topic,
         read_state=lambda partition: read_partition(
-            _aiokafka_config(settings), state_topic(settings), partition
+            _aiokafka_config(settings), settings.state_topic, partition
         ),
         policy=ledger.ParkingPolicy(
             deadline=timedelta(seconds=settings.park_deadline_seconds),
@@ -311,18 +311,13 @@ def ledger_partitions(settings: Settings) -> int:
     return specs[route.LEDGER_TOPIC].partitions
 
 
-def state_topic(settings: Settings) -> str:
-    """Name the changelog of the group's posted-records table: one per consumer group."""
-    return f"{settings.app_id}-ledger-changelog"
-
-
 def state_topics(settings: Settings) -> list[TopicSpec]:
     """Return the changelog of the group's posted-records table, compacted."""
     specs = {spec.name: spec for spec in load_topic_specs(settings.topics_file)}
     internal = specs[route.LEDGER_TOPIC]
     return [
         TopicSpec(
-            name=state_topic(settings),
+            name=settings.state_topic,
             partitions=internal.partitions,
             replication_factor=internal.replication_factor,
             configs={**internal.configs, "cleanup.policy": "compact"},

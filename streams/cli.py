@@ -9,7 +9,8 @@
     ledgerstream produce --topic T FILE.jsonl   validate and publish events from a file
     ledgerstream dlq list|show|redrive          triage dead letters and re-drive them
     ledgerstream replay --group G --to-...      replay by consumer-group offset reset
-    ledgerstream toggle set|list                kill switch, pilot, dry-run
+    ledgerstream toggle set|list                kill switch (all or --entity), pilot, dry-run
+    ledgerstream parked [--json]                records held back by stage 2, and why
     ledgerstream dry-run --reference REF.jsonl EVENTS.jsonl   post offline, print commands
 
 Connection settings come from the environment (``streams/settings.py``):
@@ -384,6 +385,14 @@ def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_parked(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.ops.parked import run_parked  # noqa: PLC0415
+
+    if not _need_cluster(settings, "parked"):
+        return EXIT_USAGE
+    return run_parked(settings, sys.stdout, as_json=args.json, idle_seconds=args.idle)
+
+
 def _cmd_toggle(settings: Settings, args: argparse.Namespace) -> int:
     from streams.ops import toggles  # noqa: PLC0415
 
@@ -403,6 +412,23 @@ def _cmd_toggle(settings: Settings, args: argparse.Namespace) -> int:
         operator=_operator(args),
         out=sys.stdout,
     )
+
+
+def _add_parked_parser(sub: Any) -> None:
+    parked = sub.add_parser(
+        "parked",
+        help="list the records stage 2 holds back, and why",
+        description="Every record parked in the group's posted-records table "
+        "(LEDGERSTREAM_APP_ID): waiting for reference data (MISSING_REFERENCE, "
+        "MISSING_FX_RATE), for an entry an invoice bills (UNPOSTED_SOURCE), for its "
+        "entity's kill switch (ENTITY_PAUSED) or behind an earlier version (QUEUED); "
+        "with attempts, first failure and next retry. Read-only.",
+    )
+    parked.add_argument("--json", action="store_true", help="one JSON object per line")
+    parked.add_argument(
+        "--idle", type=float, default=2.0, help="stop reading after this many idle seconds"
+    )
+    parked.set_defaults(handler=_cmd_parked)
 
 
 def _add_toggle_parser(sub: Any) -> None:
@@ -749,6 +775,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dlq_parser(sub)
     _add_replay_parser(sub)
     _add_toggle_parser(sub)
+    _add_parked_parser(sub)
     return parser
 
 

@@ -153,6 +153,11 @@ class Settings(BaseSettings):
         """True when the embedded broker's settings apply (BROKER.md quirks)."""
         return self.profile == "embedded" or (self.profile == "auto" and self.embedded)
 
+    @property
+    def state_topic(self) -> str:
+        """The changelog of this consumer group's posted-records table (one per group)."""
+        return f"{self.app_id}-ledger-changelog"
+
     def topic(self, logical_name: str) -> str:
         """Return the physical topic name of a logical topic (DESIGN.md §2)."""
         return f"{self.topic_prefix}{logical_name}"

@@ -57,7 +57,6 @@ class Outcome(StrEnum):
     POSTED = "posted"
     HELD = "held"
     SKIPPED = "skipped"
-    DUPLICATE = "duplicate"
     PARKED = "parked"
     DEAD_LETTERED = "dead_lettered"
     LOADED = "loaded"

@@ -1,8 +1,9 @@
 """Stage 2: each entity's ledger: the table of what was posted, parking, pause, corrections.
 
 Reads ``ledgerstream.ledger-events`` (keyed by entity, see ``streams.agents.route``)
-and posts every record with ``post_event`` against the posted-records table, which
-lives in a Faust table (changelog-backed, one partition per input partition):
+and posts every record with ``post_event`` against the posted-records table, kept
+in memory per owned partition and written to its own compacted changelog (read back
+whole by a partition's new owner before it processes anything; see ``register``):
 
 - a new version REVERSEs what the previous one posted and POSTs anew; the same or an
   older version posts nothing (a redelivery or a replay: effectively once); a
@@ -31,10 +32,11 @@ from datetime import UTC, datetime, timedelta
 from time import perf_counter
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel
 
 from streams.adapters.dlq import SourceRecord
 from streams.adapters.metrics import Outcome
+from streams.adapters.parking import Parked, decode_queue, encode_queue
 from streams.agents.records import source_record
 from streams.agents.route import LEDGER_TOPIC, decode_event, forward, source_of
 from streams.agents.runtime import Deliver, Handled, Output, Runtime
@@ -83,42 +85,7 @@ class ParkingPolicy:
         return now + delay
 
 
-class Parked(BaseModel):
-    """A record waiting in the table: its original bytes and provenance, and why it waits."""
-
-    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes | None], ...]
-    timestamp_ms: int | None
-    routed_key: bytes | None
-    code: str
-    message: str
-    attempts: int
-    first_failed_at: datetime
-    last_failed_at: datetime
-    #: None: until woken (a paused entity), not on a timer.
-    retry_at: datetime | None
-
-    def record(self) -> SourceRecord:
-        """Return the original record, as first read."""
-        return SourceRecord(
-            self.topic,
-            self.partition,
-            self.offset,
-            self.key,
-            self.value,
-            self.headers,
-            self.timestamp_ms,
-        )
-
-
 _Queue = tuple[Parked, ...]
-_QUEUE: Final = TypeAdapter(list[Parked])
 
 
 class _ParkingError(Exception):
@@ -144,7 +111,7 @@ class _View:
 
 
 class LedgerStage:
-    """Stage-2 processing over a key-value store (the Faust table's ``data`` in a worker).
+    """Stage-2 processing over the posted-records table of the partitions it owns.
 
     Synchronous and store-agnostic so that it can be tested without a broker:
     ``run(records, partition_of)`` returns the outputs to send and a list of
@@ -207,7 +174,7 @@ class LedgerStage:
         view = self._views[partition]
         if name in view.queues:
             return view.queues[name] or ()
-        found = self._get(f"parked|{partition}|{name}".encode(), _decode_queue, partition)
+        found = self._get(f"parked|{partition}|{name}".encode(), decode_queue, partition)
         return found if isinstance(found, tuple) else ()
 
     def parked(self) -> dict[int, set[str]]:
@@ -246,7 +213,7 @@ class LedgerStage:
                     raw = None if value is None else _encode(value)
                     writes.append((partition, f"{name}|{key}".encode(), raw, value))
             for name, queue in view.queues.items():
-                raw = _encode_queue(queue) if queue else None
+                raw = encode_queue(queue) if queue else None
                 writes.append(
                     (partition, f"parked|{partition}|{name}".encode(), raw, queue or None)
                 )
@@ -503,14 +470,6 @@ def _encode(value: object) -> bytes:
     if isinstance(value, BaseModel):
         return value.model_dump_json().encode()
     return str(value).encode()
-
-
-def _encode_queue(queue: _Queue) -> bytes:
-    return b"[" + b",".join(p.model_dump_json().encode() for p in queue) + b"]"
-
-
-def _decode_queue(raw: bytes) -> _Queue:
-    return tuple(_QUEUE.validate_json(raw))
 
 
 def _batches(events: Iterable[Any]) -> Iterator[tuple[int, SourceRecord]]:

@@ -7,7 +7,7 @@ process, and reads the sink and dead-letter topics back. Every command read back
 is checked for balance independently of the code that built it.
 
 Events are counted per topic, in and processed (a record counts as processed once
-it ended: posted, held, skipped, duplicate or dead-lettered; a record the worker
+it ended: posted, held, skipped or dead-lettered; a record the worker
 parked, waiting for an entry or reference data, is counted in ``parked`` until it
 posts). A topic the worker has no agent for (it declares no
 ``ledgerstream_events_consumed_total`` series for it) is listed in

@@ -274,7 +274,11 @@ def time_entry(rng: random.Random, n: int, employee_id: str, project_id: str) ->
 def time_entries(
     count: int, *, seed: int = 7, start: int = 1, bad_every: int = 500
 ) -> Iterator[SampleRecord]:
-    """``count`` time entries; every ``bad_every``-th one is deliberately broken."""
+    """``count`` time entries; every ``bad_every``-th one is deliberately broken.
+
+    In turn: a bad magic byte, truncated Avro, an unknown project (parked: it waits
+    for the project), a negative duration; the others are dead-lettered at once.
+    """
     rng = random.Random(seed * 1_000_003 + start)  # noqa: S311 - sample data, not security
     staffing = _staffing()
     broken = ["bad_magic", "truncate", "unknown_project", "negative_duration"]
@@ -289,10 +293,11 @@ def time_entries(
                     "pm.time-entries", key, record, corruption=kind, expect_dead_letter=True
                 )
                 continue
-            if kind == "unknown_project":
-                record["project_id"] = "P-404"
-            else:
-                record["duration_minutes"] = -30
+            if kind == "unknown_project":  # parked, waiting for a project that never comes
+                record["project_id"] = "P-404"  # (a dead letter after the parking deadline)
+                yield SampleRecord("pm.time-entries", key, record)
+                continue
+            record["duration_minutes"] = -30
             yield SampleRecord("pm.time-entries", key, record, expect_dead_letter=True)
             continue
         yield SampleRecord("pm.time-entries", key, record)

@@ -173,12 +173,19 @@ def test_an_entity_kill_switch_holds_its_records_in_order_and_resuming_posts_eac
     assert set(commands_by_entry(stack, COMMANDS)) == {"TE-US-0", "TE-US-1", "TE-US-2"}
     assert worker.metrics()[("ledgerstream_paused_entities", ())] == 1
     wait_metric(worker, "ledgerstream_parked_records", 3)  # three source records wait
+    listed = stack.cli("parked", "--json", "--idle", "1")
+    assert listed.code == 0, listed.err
+    rows = [json.loads(line) for line in listed.out.splitlines()]
+    assert rows[-1] == {"by_code": {"ENTITY_PAUSED": 3, "QUEUED": 1}, "total": 4}
+    queued = next(r for r in rows[:-1] if r["code"] == "QUEUED")
+    assert (queued["source"], queued["position"]) == ("time_entry:TE-DE-0", 1)  # behind v1
 
     resumed = stack.cli(
         "toggle", "set", "kill_switch", "--entity", "DE01", "--off", "--reason", "INC-7 done"
     )
     assert resumed.code == 0, resumed.err
     stack.wait_outcome(worker, "pm.time-entries", "posted", 7)
+    assert stack.cli("parked", "--idle", "1").out.startswith("0 parked records")
     by_entry = commands_by_entry(stack, COMMANDS)
     ids = [c["command_id"] for commands in by_entry.values() for c in commands]
     assert len(ids) == len(set(ids))  # each once

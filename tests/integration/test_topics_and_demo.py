@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from streams.adapters.exceptions import TopicMismatchError
 from streams.adapters.topics import TopicOutcome, TopicSpec, ensure_topics, load_topic_specs
+from streams.demo.month import mixed_month
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -65,9 +66,13 @@ def test_demo_once_posts_the_sample_set_balanced(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["events_in"] == summary["processed"] == 2000
+    month = sum(mixed_month().counts().values())  # the mixed month comes first
+    assert summary["events_in"] == month + 2000
+    assert summary["processed"] + summary["parked"] == summary["events_in"]
     assert summary["unbalanced"] == 0
-    # every 500th sample entry is broken on purpose: 4 dead letters
-    assert summary["dead_letters"] == 4
+    # every 500th sample entry is broken on purpose: 3 dead letters, and one that
+    # waits (parked) for a project that never comes
+    assert summary["dead_letters"] == 3
+    assert summary["parked"] == 1
     assert summary["commands_out"] > 2000
     assert summary["held"] > 0  # DE01 requires approval; ~10% of its entries are not approved

@@ -29,7 +29,7 @@ def test_outcomes_codes_and_toggles_exist_at_zero_before_anything_happens() -> N
     metrics.declare_topics(events=["pm.time-entries"], reference=["pm.customers"])
     exposed = families(metrics)
     events = {(s["topic"], s["outcome"]): v for s, v in exposed["ledgerstream_events_consumed"]}
-    for outcome in ("posted", "held", "skipped", "duplicate", "parked", "dead_lettered"):
+    for outcome in ("posted", "held", "skipped", "parked", "dead_lettered"):
         assert events[("pm.time-entries", outcome)] == 0
     assert events[("pm.customers", "loaded")] == 0
     assert ("pm.customers", "posted") not in events
