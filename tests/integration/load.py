@@ -36,6 +36,7 @@ from tests.integration.records import (
     employee,
     entity,
     entry,
+    expense,
     fixed_fee_line,
     invoice,
     project,
@@ -170,24 +171,17 @@ def mixed_load(events: int, *, seed: int = 7) -> Load:
 
 def _expense(rnd: random.Random, n: int, day: date) -> Rec:
     us = rnd.random() < 0.6
-    value = {
-        "expense_id": f"EX-{n}",
-        "version": 1,
+    at = datetime(day.year, day.month, day.day, 18, tzinfo=UTC)
+    value = expense(f"EX-{n}", "USD" if us else "EUR") | {
         "employee_id": "E-1" if us else "E-2",
         "project_id": rnd.choice(["P-US-1", "P-EU-1"] if us else ["P-DE-1", "P-DE-2"]),
         "incurred_on": day,
         "amount": Decimal(rnd.randint(100, 90_000)) / 100,
-        "currency": "USD" if us else "EUR",
         "category": rnd.choice(["TRAVEL", "MEALS", "LODGING"]),
         "billable": rnd.random() < 0.7,
-        "markup_rate": Decimal("0.1000"),
-        "receipt_ref": None,
-        "status": "APPROVED",
-        "approved_by": "pm@example.com",
-        "approved_at": datetime(day.year, day.month, day.day, 18, tzinfo=UTC),
+        "approved_at": at,
         "business_purpose": "client work",
-        "merchant": "",
-        "recorded_at": datetime(day.year, day.month, day.day, 18, tzinfo=UTC),
+        "recorded_at": at,
     }
     return Rec("pm.expenses", value["expense_id"], value)
 

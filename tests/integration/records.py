@@ -194,3 +194,26 @@ def invoice(
         "description": "",
         "recorded_at": datetime(2026, 11, 10, 17, 0, tzinfo=UTC),
     }
+
+
+def expense(expense_id: str, currency: str, amount: str = "120.00") -> dict[str, Any]:
+    """An approved, billable travel expense of E-1 on P-1 (the Avro form of ``pm.expenses``)."""
+    return {
+        "expense_id": expense_id,
+        "version": 1,
+        "employee_id": "E-1",
+        "project_id": "P-1",
+        "incurred_on": date(2026, 11, 10),
+        "amount": Decimal(amount),
+        "currency": currency,
+        "category": "TRAVEL",
+        "billable": True,
+        "markup_rate": Decimal("0.1000"),
+        "receipt_ref": None,
+        "status": "APPROVED",
+        "approved_by": "pm@example.com",
+        "approved_at": datetime(2026, 11, 10, 18, tzinfo=UTC),
+        "business_purpose": "client visit",
+        "merchant": "",
+        "recorded_at": datetime(2026, 11, 10, 18, tzinfo=UTC),
+    }

@@ -20,6 +20,7 @@ from tests.integration.conftest import Stack
 from tests.integration.records import (
     command_id,
     entry,
+    expense,
     fixed_fee_line,
     invoice,
     project,
@@ -220,3 +221,25 @@ def test_an_invoice_for_a_customer_that_never_arrives_is_dead_lettered_after_the
     (command,) = stack.decoded("acct.ledger-commands")
     assert command["source"]["id"] == "INV-OK"
     assert ok is not None
+
+
+def test_an_expense_in_an_unknown_currency_is_dead_lettered_at_once_naming_the_field(
+    stack: Stack,
+) -> None:
+    publish_organisation(stack)
+    worker = stack.worker(**QUIET)
+    worker.wait_ready()
+    bad = expense("EX-ZZZ", "ZZZ")
+    raw = stack.publish("pm.expenses", "EX-ZZZ", bad)
+    stack.publish("pm.expenses", "EX-OK", expense("EX-OK", "USD"))
+    stack.flush()
+    stack.wait_outcome(worker, "pm.expenses", "dead_lettered", 1)
+    stack.wait_outcome(worker, "pm.expenses", "posted", 1)
+
+    (letter,) = stack.decoded("ledgerstream.dlq")
+    assert (letter["key"], letter["value"]) == (b"EX-ZZZ", raw)
+    assert (letter["error_code"], letter["field"]) == ("UNKNOWN_CURRENCY", "currency")
+    assert letter["retryable"] is False  # permanent: no parking, no retries
+    assert letter["attempts"] == 1
+    assert letter["schema_id"] is not None
+    assert {c["source"]["id"] for c in stack.decoded("acct.ledger-commands")} == {"EX-OK"}
