@@ -25,6 +25,8 @@ makes the worker post the same records again on restart, with the same command i
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +56,11 @@ __all__ = ["FEEDBACK_TOPIC", "LedgerStage", "Parked", "ParkingPolicy", "register
 _log = logging.getLogger(__name__)
 
 FEEDBACK_TOPIC: Final = "pm.sync-feedback"
+#: Records per stage-2 batch at most: its intent record (about 3 KB a record) must
+#: stay below Kafka's 1 MB message limit.
+MAX_BATCH: Final = 100
+#: The key of a partition's intent record: its last batch's rows, in one record.
+_INTENT: Final = b"intent"
 _KINDS: Final = {
     "pm.time-entries": "time_entry",
     "pm.expenses": "expense",
@@ -137,7 +144,19 @@ class LedgerStage:
     # -- the store -------------------------------------------------------------------
 
     def load(self, partition: int, rows: dict[bytes, bytes]) -> None:
-        """Take over a partition's table, as read from its changelog (its new owner)."""
+        """Take over a partition's table, as read from its changelog (its new owner).
+
+        The partition's last intent record (see ``intents``) is applied on top: if
+        its owner died while writing that batch's rows, the rows it missed are
+        restored, so a batch is in the table whole or not at all.
+        """
+        intent = rows.pop(_INTENT, None)
+        if intent is not None:
+            for key, raw in _decode_intent(intent).items():
+                if raw is None:
+                    rows.pop(key, None)
+                else:
+                    rows[key] = raw
         self._stores[partition] = rows
         self._cache.clear()
         self._index[partition] = {
@@ -204,6 +223,26 @@ class LedgerStage:
                     names.discard(name)
                 else:
                     names.add(name)
+
+    @staticmethod
+    def changelog(
+        topic: str, writes: Sequence[tuple[int, bytes, bytes | None, object | None]]
+    ) -> tuple[list[Output], list[Output]]:
+        """Return a batch's changelog records: one intent per partition, then its rows.
+
+        Kafka appends one record atomically, not a batch of them: the intent (all of
+        the batch's rows of a partition in one record, written and acknowledged
+        first) makes a batch's table changes all-or-nothing across a crash (``load``).
+        """
+        rows: dict[int, dict[str, str | None]] = {}
+        for partition, key, raw, _ in writes:
+            encoded = None if raw is None else base64.b64encode(raw).decode()
+            rows.setdefault(partition, {})[base64.b64encode(key).decode()] = encoded
+        intents = [
+            Output(topic, _INTENT, json.dumps(r, separators=(",", ":")).encode(), [], p)
+            for p, r in rows.items()
+        ]
+        return intents, [Output(topic, key, raw, [], p) for p, key, raw, _ in writes]
 
     def _writes(self) -> list[tuple[int, bytes, bytes | None, object | None]]:
         writes: list[tuple[int, bytes, bytes | None, object | None]] = []
@@ -472,6 +511,14 @@ def _encode(value: object) -> bytes:
     return str(value).encode()
 
 
+def _decode_intent(raw: bytes) -> dict[bytes, bytes | None]:
+    rows: dict[str, str | None] = json.loads(raw)
+    return {
+        base64.b64decode(key): None if value is None else base64.b64decode(value)
+        for key, value in rows.items()
+    }
+
+
 def _batches(events: Iterable[Any]) -> Iterator[tuple[int, SourceRecord]]:
     for event in events:
         message = event.message
@@ -510,7 +557,8 @@ def register(
         """Deliver the outputs, then the table changes: both acked before the next batch."""
         try:
             await deliver(outputs)
-            await deliver([Output(state_topic, key, raw, [], p) for p, key, raw, _ in writes])
+            for step in stage.changelog(state_topic, writes):  # intents, then the rows
+                await deliver(step)
         except Exception as exc:  # never ack a batch whose effects were not stored
             rt.on_fatal(exc)
             raise
@@ -533,7 +581,8 @@ def register(
 
     @app.agent(app.topic(topic), name="ledger")
     async def ledger(stream: Any) -> None:
-        async for events in stream.take_events(batch_size, within):
+        # a batch's intent record holds all its rows: keep it far below 1 MB
+        async for events in stream.take_events(min(batch_size, MAX_BATCH), within):
             await ready.wait()  # reference data and toggles loaded (inside: see route.py)
             await rt.posting.wait()  # the kill switch: hold this batch, unacked
             async with lock:

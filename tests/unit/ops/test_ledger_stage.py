@@ -346,3 +346,30 @@ def test_a_replay_after_dry_run_promotes_the_shadowed_commands_once_with_the_sam
     promoted = routed(h, h.post(time_entry(), expense()))  # the replay
     assert promoted == [("real", a, cid) for _, a, cid in shadowed]
     assert routed(h, h.post(time_entry(), expense())) == []  # and only once
+
+
+def test_a_batch_whose_rows_were_half_written_is_restored_whole_from_its_intent(
+    codec: AvroCodec,
+) -> None:
+    h = Harness(codec, standard_book())
+    h.post(*scenario()[:2])
+    before = dict(h.store)
+    outputs, writes = h.stage.run((0, h.record(e)) for e in scenario()[2:4])
+    intents, rows = LedgerStage.changelog("changelog", writes)
+    assert [(o.key, o.partition) for o in intents] == [(b"intent", 0)]
+    # the worker died after the intent and half of the rows reached the changelog
+    changelog = dict(before)
+    for out in [*intents, *rows[: len(rows) // 2]]:
+        assert out.key is not None
+        if out.value is None:
+            changelog.pop(out.key, None)
+        else:
+            changelog[out.key] = out.value
+    h.stage.apply(writes)  # what a worker that finished would hold
+    complete = dict(h.store)
+    assert changelog != complete
+    h.stage = LedgerStage(h.rt, policy=h.policy, clock=lambda: h.now)
+    h.stage.load(0, changelog)
+    assert h.store == complete  # the new owner has the whole batch, not half of it
+    assert h.commands(h.post(*scenario()[2:4])) == []  # so it posts nothing twice
+    assert h.commands(outputs)  # (the batch did post)
