@@ -40,6 +40,7 @@ from streams.adapters.topics import TopicSpec, ensure_topics, load_topic_specs
 from streams.adapters.tracing import RecordTracer, build_provider
 from streams.agents import control, ledger, reference, route
 from streams.agents.runtime import Output, Runtime
+from streams.domain.posting import EVENT_TOPICS
 from streams.domain.reference import ReferenceBook
 from streams.settings import Settings
 
@@ -194,7 +195,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     if settings.kafka_bootstrap_servers is None:
         raise ValueError("create_app needs KAFKA_BOOTSTRAP_SERVERS (the CLI starts a broker)")
     metrics = Metrics()
-    metrics.declare_topics(events=route.EVENT_TOPICS, reference=reference.REFERENCE_TOPICS)
+    metrics.declare_topics(events=EVENT_TOPICS, reference=reference.REFERENCE_TOPICS)
     metrics.build_info.labels(version=_package_version(), rule_version=settings.rule_version).set(1)
     processor = f"{settings.app_id}@{socket.gethostname()}"
     rt = Runtime(
@@ -336,7 +337,7 @@ def _package_version() -> str:
 def _wire_operations(app: faust.App, rt: Runtime, settings: Settings) -> None:
     """Heartbeat canaries, consumer lag, rebalances and the tracer's flush at shutdown."""
     metrics = rt.metrics
-    known_topics = {rt.topic(name) for name in (*route.EVENT_TOPICS, route.LEDGER_TOPIC)} | {
+    known_topics = {rt.topic(name) for name in (*EVENT_TOPICS, route.LEDGER_TOPIC)} | {
         rt.topic(name) for name in reference.REFERENCE_TOPICS
     }
 

@@ -339,9 +339,10 @@ def worker_input_topics() -> list[str]:
     Not ``ledgerstream.ledger-events``: replayed source records are routed to it
     again, and stage 2 posts only what its table says is new or changed.
     """
-    from streams.agents import reference, route  # noqa: PLC0415
+    from streams.domain.posting import EVENT_TOPICS  # noqa: PLC0415
+    from streams.domain.reference import REFERENCE_TOPICS  # noqa: PLC0415
 
-    return [*route.EVENT_TOPICS, *reference.REFERENCE_TOPICS]
+    return [*EVENT_TOPICS, *REFERENCE_TOPICS]
 
 
 def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:

@@ -29,13 +29,18 @@ from pydantic import BaseModel
 from streams.adapters.avro import AvroCodec, SchemaCatalog, from_json_form
 from streams.adapters.exceptions import JsonFormError
 from streams.domain.commands import PostLedgerEntry, SourceRef
-from streams.domain.events import ExpenseRecorded, TimeEntryRecorded, parse_event
+from streams.domain.events import parse_event
 from streams.domain.exceptions import LedgerstreamError, TransientError
 from streams.domain.feedback import SyncFeedback
-from streams.domain.invoices import InvoiceIssued
-from streams.domain.payments import PaymentReceived
 from streams.domain.posted import PostedLedger
-from streams.domain.posting import SourceEvent, Step, identity, post_deletion, post_event
+from streams.domain.posting import (
+    EVENT_TOPICS,
+    SourceEvent,
+    Step,
+    identity,
+    post_deletion,
+    post_event,
+)
 from streams.domain.reference import (
     REFERENCE_TOPICS,
     ReferenceBook,
@@ -50,12 +55,6 @@ __all__ = [
     "load_reference",
 ]
 
-EVENTS: Final[dict[str, tuple[str, type[BaseModel]]]] = {
-    "pm.time-entries": ("time_entry", TimeEntryRecorded),
-    "pm.expenses": ("expense", ExpenseRecorded),
-    "pm.invoices": ("invoice", InvoiceIssued),
-    "pm.payments": ("payment", PaymentReceived),
-}
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -264,11 +263,11 @@ def _post_line(
     rule_version: str,
 ) -> None:
     topic = data["topic"]
-    if topic not in EVENTS:
-        reason = f"topic {topic!r} is not an event topic ({', '.join(EVENTS)})"
+    if topic not in EVENT_TOPICS:
+        reason = f"topic {topic!r} is not an event topic ({', '.join(EVENT_TOPICS)})"
         run.errors.append(LineError(name, number, "topic", reason))
         return
-    kind, model = EVENTS[topic]
+    kind, model = EVENT_TOPICS[topic]
     if data["value"] is None:
         key = data.get("key")
         if not isinstance(key, str):

@@ -46,7 +46,14 @@ from streams.domain.commands import PostLedgerEntry, SourceRef
 from streams.domain.exceptions import MissingReferenceError, TransientError, UnpostedSourceError
 from streams.domain.feedback import SyncFeedback
 from streams.domain.posted import Balance, InvoicePosting, PostedLedger, PostedRecord, record_key
-from streams.domain.posting import SourceEvent, Step, identity, post_deletion, post_event
+from streams.domain.posting import (
+    EVENT_TOPICS,
+    SourceEvent,
+    Step,
+    identity,
+    post_deletion,
+    post_event,
+)
 from streams.domain.routing import ledger_key
 from streams.domain.rules.outcome import Held, Posted
 from streams.domain.toggles import Sink, sink_for
@@ -61,12 +68,6 @@ FEEDBACK_TOPIC: Final = "pm.sync-feedback"
 MAX_BATCH: Final = 100
 #: The key of a partition's intent record: its last batch's rows, in one record.
 _INTENT: Final = b"intent"
-_KINDS: Final = {
-    "pm.time-entries": "time_entry",
-    "pm.expenses": "expense",
-    "pm.invoices": "invoice",
-    "pm.payments": "payment",
-}
 _MODELS: Final[dict[str, Callable[[bytes], object]]] = {
     "records": PostedRecord.model_validate_json,
     "balances": Balance.model_validate_json,
@@ -373,7 +374,7 @@ class LedgerStage:
     def _delete(self, view: _View, topic: str, record: SourceRecord) -> Handled:
         """Reverse a deleted record (a tombstone reaches every partition; one posted it)."""
         source_id = (record.key or b"").decode()
-        kind = _KINDS[topic]
+        kind = EVENT_TOPICS[topic][0]
         source = _source(record, kind, source_id, 1, _timestamp(record))
         step = post_deletion(view.ledger, source=source, rule_version=self.rt.rule_version)
         outcome, outputs = self._outputs(view, step, record)

@@ -19,20 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from pydantic import BaseModel
-
 from streams.adapters.dlq import SourceRecord
 from streams.adapters.metrics import Outcome
 from streams.agents.runtime import Deliver, Handled, Output, Runtime
-from streams.domain.events import ExpenseRecorded, TimeEntryRecorded
 from streams.domain.exceptions import MissingReferenceError
-from streams.domain.invoices import InvoiceIssued
-from streams.domain.payments import PaymentReceived
-from streams.domain.posting import SourceEvent
+from streams.domain.posting import EVENT_TOPICS, SourceEvent
 from streams.domain.routing import ledger_key
 
 __all__ = [
-    "EVENT_TOPICS",
     "LEDGER_TOPIC",
     "forward",
     "register",
@@ -41,14 +35,6 @@ __all__ = [
 
 #: The internal topic of stage 2, keyed by entity (deploy/topics.yaml).
 LEDGER_TOPIC: Final = "ledgerstream.ledger-events"
-
-#: Project event topics and the model each one's records validate into.
-EVENT_TOPICS: Final[dict[str, type[BaseModel]]] = {
-    "pm.time-entries": TimeEntryRecorded,
-    "pm.expenses": ExpenseRecorded,
-    "pm.invoices": InvoiceIssued,
-    "pm.payments": PaymentReceived,
-}
 
 _TOPIC: Final = "ledgerstream-source-topic"
 _PARTITION: Final = "ledgerstream-source-partition"
@@ -61,8 +47,7 @@ _OURS: Final = frozenset({_TOPIC, _PARTITION, _OFFSET, _TIMESTAMP, _KEY})
 def decode_event(rt: Runtime, record: SourceRecord) -> SourceEvent:
     """Decode and validate a project event record into its domain model."""
     topic = rt.logical(record.topic)
-    event: Any = rt.decode(topic, record, EVENT_TOPICS[topic])
-    return event  # type: ignore[no-any-return]
+    return rt.decode(topic, record, EVENT_TOPICS[topic][1])
 
 
 def forward(

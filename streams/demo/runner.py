@@ -36,11 +36,11 @@ from streams.app import cluster, schema_source
 from streams.demo import sample
 from streams.demo.month import mixed_month
 from streams.demo.worker import Samples, WorkerProcess
+from streams.domain.posting import EVENT_TOPICS
 from streams.settings import Settings
 
 COMMANDS = "acct.ledger-commands"
 DLQ = "ledgerstream.dlq"
-EVENT_TOPICS = ("pm.time-entries", "pm.expenses", "pm.invoices", "pm.payments")
 RATE_WINDOW_SECONDS = 5.0
 #: How long ``--once`` gives parked records to post once everything else has ended.
 PARKED_GRACE_SECONDS = 10.0

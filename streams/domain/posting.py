@@ -22,7 +22,7 @@ the project system should hear (``SyncFeedback``): posted, held, reversed, relea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from streams.domain.commands import CommandAction, PostLedgerEntry, Side, SourceRef, command_id
 from streams.domain.events import ExpenseRecorded, TimeEntryRecorded
@@ -40,6 +40,7 @@ from streams.domain.rules.payment import post_payment
 from streams.domain.rules.time_entry import post_time_entry
 
 __all__ = [
+    "EVENT_TOPICS",
     "SourceEvent",
     "Step",
     "StepOutcome",
@@ -51,6 +52,14 @@ __all__ = [
 
 SourceEvent: TypeAlias = TimeEntryRecorded | ExpenseRecorded | InvoiceIssued | PaymentReceived
 StepOutcome: TypeAlias = Posted | Held | Skipped
+
+#: Each project event topic (DESIGN.md §2): its source type and its event model.
+EVENT_TOPICS: Final[dict[str, tuple[str, type[SourceEvent]]]] = {
+    "pm.time-entries": ("time_entry", TimeEntryRecorded),
+    "pm.expenses": ("expense", ExpenseRecorded),
+    "pm.invoices": ("invoice", InvoiceIssued),
+    "pm.payments": ("payment", PaymentReceived),
+}
 
 
 @dataclass(frozen=True, slots=True)

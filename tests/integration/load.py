@@ -22,12 +22,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from streams.adapters.avro import AvroCodec
-from streams.agents.route import EVENT_TOPICS
 from streams.domain.commands import PostLedgerEntry, SourceRef
 from streams.domain.events import parse_event
 from streams.domain.exceptions import LedgerstreamError
 from streams.domain.posted import PostedLedger
-from streams.domain.posting import identity, post_event
+from streams.domain.posting import EVENT_TOPICS, identity, post_event
 from streams.domain.reference import REFERENCE_TOPICS, ReferenceBook, reference_key
 from streams.domain.rules import Posted
 from tests.integration.conftest import Stack
@@ -210,7 +209,7 @@ def expected(
         if rec.key in load.poison:
             result.failed[rec.key] = "INVALID_EVENT"
             continue
-        event: Any = parse_event(EVENT_TOPICS[rec.topic], _round_trip(codec, rec))
+        event: Any = parse_event(EVENT_TOPICS[rec.topic][1], _round_trip(codec, rec))
         waiting.append((offset, rec, event))
         progress = True
         while progress:  # a payment read before its invoice waits, as stage 2 parks it

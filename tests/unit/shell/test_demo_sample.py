@@ -9,7 +9,6 @@ from streams.adapters.avro import AvroCodec, SchemaCatalog
 from streams.demo import sample
 from streams.demo.month import mixed_month
 from streams.demo.runner import (
-    EVENT_TOPICS,
     EVENTS_CONSUMED,
     PARKED_RECORDS,
     DemoSummary,
@@ -19,6 +18,7 @@ from streams.demo.runner import (
     publish,
     summary_json,
 )
+from streams.domain.posting import EVENT_TOPICS
 
 
 def test_the_sample_stream_is_deterministic_and_marks_its_broken_records() -> None:
