@@ -94,6 +94,8 @@ class ParkingPolicy:
 
 
 _Queue = tuple[Parked, ...]
+#: One table change: partition, key, stored bytes (None: deleted), decoded value.
+Write = tuple[int, bytes, bytes | None, object | None]
 
 
 class _ParkingError(Exception):
@@ -121,9 +123,10 @@ class _View:
 class LedgerStage:
     """Stage-2 processing over the posted-records table of the partitions it owns.
 
-    Synchronous and store-agnostic so that it can be tested without a broker:
-    ``run(records, partition_of)`` returns the outputs to send and a list of
-    writes to apply (``apply``) once the outputs are delivered.
+    Synchronous and broker-free, so that it can be tested without Kafka:
+    ``load`` takes a partition's rows over, ``run`` and ``retry`` return the
+    outputs to send and the writes to ``apply`` once they (and ``changelog``'s
+    records) are delivered.
     """
 
     def __init__(
@@ -208,7 +211,7 @@ class LedgerStage:
             view = self._views[partition] = _View(partition, ledger)
         return view
 
-    def apply(self, writes: Sequence[tuple[int, bytes, bytes | None, object | None]]) -> None:
+    def apply(self, writes: Sequence[Write]) -> None:
         """Record a batch's changes in the table (once they are in its changelog)."""
         for partition, key, raw, value in writes:
             rows = self._stores.setdefault(partition, {})
@@ -226,9 +229,7 @@ class LedgerStage:
                     names.add(name)
 
     @staticmethod
-    def changelog(
-        topic: str, writes: Sequence[tuple[int, bytes, bytes | None, object | None]]
-    ) -> tuple[list[Output], list[Output]]:
+    def changelog(topic: str, writes: Sequence[Write]) -> tuple[list[Output], list[Output]]:
         """Return a batch's changelog records: one intent per partition, then its rows.
 
         Kafka appends one record atomically, not a batch of them: the intent (all of
@@ -245,8 +246,8 @@ class LedgerStage:
         ]
         return intents, [Output(topic, key, raw, [], p) for p, key, raw, _ in writes]
 
-    def _writes(self) -> list[tuple[int, bytes, bytes | None, object | None]]:
-        writes: list[tuple[int, bytes, bytes | None, object | None]] = []
+    def _writes(self) -> list[Write]:
+        writes: list[Write] = []
         for partition, view in sorted(self._views.items()):
             for name, changes in view.ledger.changes().items():
                 for key, value in changes.items():
@@ -265,9 +266,7 @@ class LedgerStage:
 
     # -- processing ------------------------------------------------------------------
 
-    def run(
-        self, records: Iterable[tuple[int, SourceRecord]]
-    ) -> tuple[list[Output], list[tuple[int, bytes, bytes | None, object | None]]]:
+    def run(self, records: Iterable[tuple[int, SourceRecord]]) -> tuple[list[Output], list[Write]]:
         """Process stage-2 records ``(partition, record)`` in order; then retry what they unblocked.
 
         Returns:
@@ -285,9 +284,7 @@ class LedgerStage:
                 outputs += self._retry(partition, lambda p: p.code == UnpostedSourceError.code)
         return outputs, self._writes()
 
-    def retry(
-        self, partitions: Iterable[int], *, wake: bool
-    ) -> tuple[list[Output], list[tuple[int, bytes, bytes | None, object | None]]]:
+    def retry(self, partitions: Iterable[int], *, wake: bool) -> tuple[list[Output], list[Write]]:
         """Retry parked records that are due (``wake``: all of them, e.g. new reference data)."""
         now = self.clock()
         outputs: list[Output] = []

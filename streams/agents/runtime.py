@@ -219,11 +219,10 @@ class Runtime:
         original went).
         """
         fields = command.model_dump()
-        headers: Headers = list(record.headers)
         span = self._span
         if span is not None:
             fields["trace_id"], fields["span_id"] = span.trace_id, span.span_id
-            headers = traced_headers(headers, span)
+        headers = self.traced(list(record.headers))
         value = self.codec.encode(COMMANDS_TOPIC, fields)
         self._actions.append(command.action)
         self._event_time = command.source.event_time

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from streams.adapters.kafka_io import read_topics
 from streams.adapters.parking import PARKED_PREFIX, decode_queue
+from streams.ops.dlq import logical
 from streams.ops.render import bytes_text, instant, json_default, plural
 from streams.settings import Settings
 
@@ -41,7 +42,7 @@ def read_parked(settings: Settings, *, idle_seconds: float = 2.0) -> list[dict[s
                     "partition": int(partition),
                     "source": source,
                     "position": position,
-                    "topic": settings_logical(settings, parked.topic),
+                    "topic": logical(settings, parked.topic),
                     "source_partition": parked.partition,
                     "source_offset": parked.offset,
                     "key": bytes_text(parked.key),
@@ -54,11 +55,6 @@ def read_parked(settings: Settings, *, idle_seconds: float = 2.0) -> list[dict[s
             )
     rows.sort(key=lambda row: (row["first_failed_at"], row["source"], row["position"]))
     return rows
-
-
-def settings_logical(settings: Settings, topic: str) -> str:
-    """Return the logical name of a physical topic."""
-    return topic.removeprefix(settings.topic_prefix)
 
 
 def run_parked(settings: Settings, out: TextIO, *, as_json: bool, idle_seconds: float) -> int:
