@@ -14,6 +14,7 @@ never watermarks, BROKER.md), so a test can wait for progress without re-reading
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from streams.adapters.avro import AvroCodec
+from streams.adapters.exceptions import KafkaAdminError
+from streams.agents.route import LEDGER_TOPIC, source_of
 from streams.domain.commands import PostLedgerEntry, SourceRef
 from streams.domain.events import parse_event
 from streams.domain.exceptions import LedgerstreamError
@@ -29,6 +32,7 @@ from streams.domain.posted import PostedLedger
 from streams.domain.posting import EVENT_TOPICS, identity, post_event
 from streams.domain.reference import REFERENCE_TOPICS, ReferenceBook, reference_key
 from streams.domain.rules import Posted
+from streams.ops.parked import read_parked
 from tests.integration.conftest import Stack
 from tests.integration.records import (
     customer,
@@ -244,6 +248,49 @@ def expected(
                         result.commands[command.command_id] = command
     assert not waiting, [w[1].key for w in waiting]
     return result
+
+
+def diagnose(stack: Stack, oracle: Expected, commands: SinkWatcher, log: str = "") -> str:
+    """Say where the oracle's commands still missing from the sink are stuck.
+
+    For a failed wait: is the command in the sink topic after all (the watcher
+    missed it)? Which partitions hold the source records not posted: stage 1's
+    (not routed yet) or stage 2's (routed, not posted)? Are they parked? ``log``
+    (a worker's log) adds its last partition assignment.
+    """
+    missing = set(oracle.commands) - commands.ids
+    in_sink = {r["command_id"] for r in stack.decoded("acct.ledger-commands", idle=2.0)}
+    stuck = {_source(oracle.commands[c]) for c in missing - in_sink}
+    where: dict[str, list[str]] = {}
+    for topic in (*EVENT_TOPICS, LEDGER_TOPIC):
+        for record in stack.read(topic, idle=1.0, max_seconds=120):
+            source = source_of(record).topic.removeprefix(stack.settings.topic_prefix)
+            if record.value is None or source not in EVENT_TOPICS:
+                continue
+            try:
+                value = stack.codec.decode(source, record.value).record
+                kind, source_id, version = identity(parse_event(EVENT_TOPICS[source][1], value))
+            except LedgerstreamError:  # poison: dead-lettered by stage 1
+                continue
+            name = f"{kind}:{source_id}:v{version}"
+            if name in stuck:
+                where.setdefault(name, []).append(f"{topic.split('.')[-1]}[{record.partition}]")
+    try:
+        parked = {row["source"] for row in read_parked(stack.settings)}
+    except KafkaAdminError:  # no worker has created the table's changelog yet
+        parked = set()
+    places = Counter(place for found in where.values() for place in found)
+    assignment = log[log.rfind("newly assigned") :][:1500] if "newly assigned" in log else ""
+    return (
+        f"{len(missing)} commands missing from the watcher, {len(missing - in_sink)} from the"
+        f" sink topic; {len(stuck)} source versions, of which parked now:"
+        f" {sum(1 for s in stuck if s.rsplit(':', 1)[0] in parked)}; found at {dict(places)};"
+        f" first: {sorted(stuck)[:5]}\nlast assignment: {assignment}"
+    )
+
+
+def _source(command: PostLedgerEntry) -> str:
+    return f"{command.source.type}:{command.source.id}:v{command.source.version}"
 
 
 def _keep(store: dict[str, dict[str, object]], ledger: PostedLedger) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from tests.integration.conftest import Stack
-from tests.integration.load import Expected, Load, SinkWatcher, expected, mixed_load
+from tests.integration.load import Expected, Load, SinkWatcher, diagnose, expected, mixed_load
 
 pytestmark = pytest.mark.integration
 
@@ -62,9 +62,18 @@ def oracle_content(command: Any) -> dict[str, Any]:
 
 
 def wait_for(
-    watcher: SinkWatcher, letters: SinkWatcher, done: Any, timeout: float, workers: list[Any]
+    watcher: SinkWatcher,
+    letters: SinkWatcher,
+    done: Any,
+    timeout: float,
+    workers: list[Any],
+    *,
+    explain: Any = None,
 ) -> None:
-    """Follow both sinks until ``done()``, failing if a worker dies or time runs out."""
+    """Follow both sinks until ``done()``, failing if a worker dies or time runs out.
+
+    ``explain()``, if given, says where the run is stuck when time runs out.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         watcher.poll(0.5)
@@ -74,7 +83,10 @@ def wait_for(
         for worker in workers:
             if not worker.running:
                 raise AssertionError(f"worker exited:\n{worker.tail()}")
-    raise AssertionError(f"no progress in {timeout} s:\n{workers[-1].tail() if workers else ''}")
+    why = explain() if explain is not None else ""
+    raise AssertionError(
+        f"no progress in {timeout} s: {why}\n{workers[-1].tail() if workers else ''}"
+    )
 
 
 def assigned(worker: Any) -> float:
@@ -160,9 +172,18 @@ def test_three_sigkills_lose_nothing_and_post_nothing_twice(stack: Stack) -> Non
 
     total = len(oracle.commands)
     kills = []
+
+    def stuck() -> str:
+        return diagnose(stack, oracle, commands, workers[-1].tail(2000))
+
     for share in (0.2, 0.45, 0.7):  # three crashes at different points
         wait_for(
-            commands, letters, lambda s=share: len(commands.ids) >= s * total, 240, workers[-1:]
+            commands,
+            letters,
+            lambda s=share: len(commands.ids) >= s * total,
+            240,
+            workers[-1:],
+            explain=stuck,
         )
         workers[-1].kill()
         kills.append(len(commands.ids))
@@ -172,7 +193,7 @@ def test_three_sigkills_lose_nothing_and_post_nothing_twice(stack: Stack) -> Non
     def complete() -> bool:
         return len(commands.ids) >= total and len(letters.records) >= len(load.poison)
 
-    wait_for(commands, letters, complete, 300, workers[-1:])
+    wait_for(commands, letters, complete, 300, workers[-1:], explain=stuck)
     commands.poll(3.0)  # anything still in flight
     letters.poll(1.0)
     counts = check_invariants(stack, load, oracle, commands, letters)
@@ -207,6 +228,7 @@ def test_a_second_worker_joining_and_leaving_changes_nothing(stack: Stack) -> No
         lambda: share(1.0)() and len(letters.records) >= len(load.poison),
         240,
         [first],
+        explain=lambda: diagnose(stack, oracle, commands, first.tail(2000)),
     )
     commands.poll(3.0)
     letters.poll(1.0)
