@@ -86,7 +86,7 @@ def test_poison_records_are_dead_lettered_precisely_and_a_fixed_one_is_redriven_
         "TE-MAGIC": ("BAD_MAGIC_BYTE", None),
         "TE-SCHEMA": ("UNKNOWN_SCHEMA_ID", None),
         "TE-TRUNC": ("AVRO_DECODE_FAILED", None),
-        "TE-OTHER": ("AVRO_DECODE_FAILED", None),
+        "TE-OTHER": ("AVRO_DECODE_FAILED", "entry_id"),  # a customer has no entry_id
         "TE-NEG": ("INVALID_EVENT", "duration_minutes"),
         "TE-X": ("MISSING_REFERENCE", None),
     }

@@ -30,6 +30,7 @@ from io import BytesIO
 from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
+from fastavro.read import SchemaResolutionError
 from fastavro.types import Schema
 
 from streams.adapters.avro.catalog import SchemaSource
@@ -203,6 +204,19 @@ class AvroCodec:
         body.seek(_HEADER.size)
         try:
             record = schemaless_reader(body, plan.writer, plan.reader)
+        except SchemaResolutionError as exc:  # the writer's schema does not fit ours
+            culprit = None if plan.reader is None else _unresolvable(plan.writer, plan.reader)
+            if culprit is None:
+                raise AvroDecodeError(
+                    f"{topic}: cannot decode body with schema id {schema_id}: {exc}",
+                    schema_id=schema_id,
+                ) from exc
+            field, reason = culprit
+            raise AvroDecodeError(
+                f"{topic}: cannot decode body with schema id {schema_id}: field {field!r} {reason}",
+                schema_id=schema_id,
+                field=field,
+            ) from exc
         except Exception as exc:  # garbage bytes make fastavro raise almost anything
             raise AvroDecodeError(
                 f"{topic}: cannot decode body with schema id {schema_id}: "
@@ -243,6 +257,62 @@ class AvroCodec:
             plan = _ReadPlan(writer, reader, upgrade, version)
         self._plans[(topic, schema_id)] = plan
         return plan
+
+
+#: Avro's type promotions: what a writer's primitive may be read as besides itself.
+_PROMOTIONS: dict[str, frozenset[str]] = {
+    "int": frozenset({"long", "float", "double"}),
+    "long": frozenset({"float", "double"}),
+    "float": frozenset({"double"}),
+    "string": frozenset({"bytes"}),
+    "bytes": frozenset({"string"}),
+}
+
+
+def _unresolvable(writer: Any, reader: Any, path: str = "") -> tuple[str, str] | None:
+    """Name the first reader field a writer's record cannot fill, and why (for the error).
+
+    fastavro says only "string is not int"; a dead letter should say which field.
+    Compares record fields by name: missing without a default, or a type that
+    neither matches nor promotes (nested records and unions followed).
+    """
+    if not (isinstance(writer, dict) and isinstance(reader, dict) and "fields" in reader):
+        return None
+    written = {f["name"]: f for f in writer.get("fields", ())}
+    for field in reader["fields"]:
+        name = f"{path}{field['name']}"
+        found = written.get(field["name"])
+        if found is None:
+            if "default" not in field:
+                return name, "is missing from the writer's schema and has no default"
+            continue
+        reason = _type_mismatch(found["type"], field["type"], f"{name}.")
+        if reason is not None:
+            return (name, reason) if isinstance(reason, str) else reason
+    return None
+
+
+def _type_mismatch(writer: Any, reader: Any, path: str) -> str | tuple[str, str] | None:
+    writer_types = writer if isinstance(writer, list) else [writer]
+    reader_types = reader if isinstance(reader, list) else [reader]
+    for one in writer_types:
+        kind = _kind(one)
+        matches = [r for r in reader_types if _kind(r) in {kind, *_PROMOTIONS.get(kind, ())}]
+        if not matches:
+            wanted = " or ".join(_kind(r) for r in reader_types)
+            return f"is {kind} in the writer's schema, which cannot be read as {wanted}"
+        nested = _unresolvable(one, matches[0], path)
+        if nested is not None:
+            return nested
+    return None
+
+
+def _kind(avro_type: Any) -> str:
+    """Return a type's name for comparison: a primitive, a logical type or a named type."""
+    if isinstance(avro_type, dict):
+        logical = avro_type.get("logicalType")
+        return str(logical or avro_type.get("name") or avro_type["type"])
+    return str(avro_type)
 
 
 def _upgrade(

@@ -150,6 +150,26 @@ def test_bytes_of_another_topic_do_not_resolve_into_this_topic(catalog: SchemaCa
     with pytest.raises(AvroDecodeError) as raised:
         codec.decode(TIME_ENTRIES, data)
     assert raised.value.schema_id == catalog.latest("pm.customers").schema_id
+    assert raised.value.field == "entry_id"  # the first field a customer cannot fill
+
+
+def test_a_field_of_the_wrong_type_is_named(tmp_path: Path) -> None:
+    count = {"name": "count", "type": "string", "doc": "A count, written as text."}
+    write_schema(tmp_path, "pm.tiny", 1, tiny_schema(count))
+    write_schema(tmp_path, "pm.tiny", 2, tiny_schema(count | {"type": "int"}))
+    catalog = SchemaCatalog.from_directory(tmp_path)
+    writer = catalog.version("pm.tiny", 1)
+    record = from_json_form(writer.parsed, {"id": "a", "amount": "1.50", "count": "three"})
+    data = AvroCodec(PinnedSource(catalog, "pm.tiny", 1)).encode("pm.tiny", record)
+
+    with pytest.raises(AvroDecodeError) as raised:
+        AvroCodec(catalog).decode("pm.tiny", data)
+
+    assert raised.value.field == "count"
+    assert "'count' is string in the writer's schema, which cannot be read as int" in str(
+        raised.value
+    )
+    assert raised.value.schema_id == writer.schema_id
 
 
 @settings(max_examples=300, deadline=None)
