@@ -141,7 +141,9 @@ class LedgerStage:
         self.clock = clock
         #: The table: per owned stage-2 partition, key -> stored bytes.
         self._stores: dict[int, dict[bytes, bytes]] = {}
-        self._cache: dict[bytes, object] = {}
+        #: Decoded rows, per (partition, key): a tombstone's source id is looked up in
+        #: every partition, and only the one that posted it may find it.
+        self._cache: dict[tuple[int, bytes], object] = {}
         self._index: dict[int, set[str]] = {}
         self._views: dict[int, _View] = {}
 
@@ -183,11 +185,11 @@ class LedgerStage:
 
     def _get(self, key: bytes, decode: Callable[[bytes], object], partition: int) -> object | None:
         try:
-            return self._cache[key]
+            return self._cache[partition, key]
         except KeyError:
             raw = self._stores.get(partition, {}).get(key)
             value = None if raw is None else decode(raw)
-            self._cache[key] = value
+            self._cache[partition, key] = value
             return value
 
     def _lookup(self, partition: int, name: str, key: str) -> object | None:
@@ -219,7 +221,7 @@ class LedgerStage:
                 rows.pop(key, None)
             else:
                 rows[key] = raw
-            self._cache[key] = value
+            self._cache[partition, key] = value
             if key.startswith(b"parked|"):
                 name = key.decode().split("|", 2)[2]
                 names = self._index.setdefault(partition, set())

@@ -373,3 +373,23 @@ def test_a_batch_whose_rows_were_half_written_is_restored_whole_from_its_intent(
     assert h.store == complete  # the new owner has the whole batch, not half of it
     assert h.commands(h.post(*scenario()[2:4])) == []  # so it posts nothing twice
     assert h.commands(outputs)  # (the batch did post)
+
+
+def test_a_tombstone_reverses_only_in_the_partition_that_posted_it(codec: AvroCodec) -> None:
+    """A deletion reaches every stage-2 partition; the others must not find the record."""
+    harness = Harness(codec, standard_book())
+    harness.stage.load(1, {})  # this worker owns a second partition, empty
+    posted = harness.commands(harness.post(time_entry()))
+    deleted = SourceRecord(TOPICS["time_entry"], 0, 99, b"TE-1", None, ())
+    copies = [
+        SourceRecord(LEDGER_TOPIC, p, 100 + p, o.key, o.value, o.headers)
+        for p, o in enumerate(forward(harness.rt, deleted, None, p) for p in (0, 1))
+    ]
+
+    outputs, writes = harness.stage.run([(0, copies[0]), (1, copies[1])])
+    harness.stage.apply(writes)
+
+    reversals = harness.commands(outputs)
+    assert sorted(str(c["action"]) for c in reversals) == ["REVERSE"] * len(posted)
+    assert {c["reverses"] for c in reversals} == {c["command_id"] for c in posted}
+    assert harness.stage.rows(1) == {}  # nothing written where it was never posted
