@@ -7,9 +7,12 @@ start-up, for live updates and after restarts. (Faust's ``GlobalTable`` over an
 external topic hangs; see BROKER.md.)
 
 Readiness: the end offsets are taken once at start; the loader is ready when
-its position on every partition has reached them. Kafka hands out whole record
-batches, so reaching the high watermark means the last batch was read in full
-even on the embedded broker, whose watermark is the base offset of that batch.
+its position on every partition has reached them, and also the high watermark
+that the last fetch response reported. The second matters on the embedded
+broker, whose listed end offset is the base offset of the last record batch + 1
+(BROKER.md): ``getmany(max_records=...)`` can stop inside that batch, and a
+read that trusted the listed offset lost the batch's tail (measured: 61 of
+7,616 keys wrong after 60,061 writes; exact with the fetch's watermark).
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ class ReferenceLoader:
         self, consumer: AIOKafkaConsumer, targets: Mapping[TopicPartition, int]
     ) -> None:
         for tp, end in targets.items():
-            if await consumer.position(tp) < end:
+            if await consumer.position(tp) < max(end, consumer.highwater(tp) or 0):
                 return
         self.ready.set()
         _log.info("reference data loaded: %d records", self.records_read)
@@ -118,7 +121,7 @@ async def read_partition(
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
         end = (await consumer.end_offsets([tp]))[tp]
-        while await consumer.position(tp) < end:
+        while await consumer.position(tp) < max(end, consumer.highwater(tp) or 0):
             batches = await consumer.getmany(tp, timeout_ms=500, max_records=10_000)
             for record in batches.get(tp, []):
                 if record.key is None:
