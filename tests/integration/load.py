@@ -250,7 +250,9 @@ def expected(
     return result
 
 
-def diagnose(stack: Stack, oracle: Expected, commands: SinkWatcher, log: str = "") -> str:
+def diagnose(
+    stack: Stack, oracle: Expected, commands: SinkWatcher, letters: SinkWatcher, log: str = ""
+) -> str:
     """Say where the oracle's commands still missing from the sink are stuck.
 
     For a failed wait: is the command in the sink topic after all (the watcher
@@ -281,11 +283,22 @@ def diagnose(stack: Stack, oracle: Expected, commands: SinkWatcher, log: str = "
         parked = set()
     places = Counter(place for found in where.values() for place in found)
     assignment = log[log.rfind("newly assigned") :][:1500] if "newly assigned" in log else ""
+    ledger = stack.settings.topic(LEDGER_TOPIC)
+    group = Consumer(stack.client | {"group.id": stack.settings.app_id})
+    try:
+        positions = {
+            tp.partition: tp.offset
+            for tp in group.committed([TopicPartition(ledger, p) for p in range(6)], timeout=10)
+        }
+    finally:
+        group.close()
     return (
         f"{len(missing)} commands missing from the watcher, {len(missing - in_sink)} from the"
         f" sink topic; {len(stuck)} source versions, of which parked now:"
         f" {sum(1 for s in stuck if s.rsplit(':', 1)[0] in parked)}; found at {dict(places)};"
-        f" first: {sorted(stuck)[:5]}\nlast assignment: {assignment}"
+        f" first: {sorted(stuck)[:5]}; stage 2 committed at {positions}; dead letters"
+        f" {dict(Counter(d['error_code'] for d in letters.records))}"
+        f"\nlast assignment: {assignment}"
     )
 
 

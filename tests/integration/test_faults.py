@@ -174,7 +174,7 @@ def test_three_sigkills_lose_nothing_and_post_nothing_twice(stack: Stack) -> Non
     kills = []
 
     def stuck() -> str:
-        return diagnose(stack, oracle, commands, workers[-1].tail(2000))
+        return diagnose(stack, oracle, commands, letters, workers[-1].tail(2000))
 
     for share in (0.2, 0.45, 0.7):  # three crashes at different points
         wait_for(
@@ -228,7 +228,7 @@ def test_a_second_worker_joining_and_leaving_changes_nothing(stack: Stack) -> No
         lambda: share(1.0)() and len(letters.records) >= len(load.poison),
         240,
         [first],
-        explain=lambda: diagnose(stack, oracle, commands, first.tail(2000)),
+        explain=lambda: diagnose(stack, oracle, commands, letters, first.tail(2000)),
     )
     commands.poll(3.0)
     letters.poll(1.0)
