@@ -348,31 +348,46 @@ def test_a_replay_after_dry_run_promotes_the_shadowed_commands_once_with_the_sam
     assert routed(h, h.post(time_entry(), expense())) == []  # and only once
 
 
-def test_a_batch_whose_rows_were_half_written_is_restored_whole_from_its_intent(
-    codec: AvroCodec,
-) -> None:
-    h = Harness(codec, standard_book())
-    h.post(*scenario()[:2])
-    before = dict(h.store)
-    outputs, writes = h.stage.run((0, h.record(e)) for e in scenario()[2:4])
-    intents, rows = LedgerStage.changelog("changelog", writes)
-    assert [(o.key, o.partition) for o in intents] == [(b"intent", 0)]
-    # the worker died after the intent and half of the rows reached the changelog
-    changelog = dict(before)
-    for out in [*intents, *rows[: len(rows) // 2]]:
+def written(changelog: dict[bytes, bytes], outputs: list[Output]) -> None:
+    """Apply changelog records to a compacted topic's latest values."""
+    for out in outputs:
         assert out.key is not None
         if out.value is None:
             changelog.pop(out.key, None)
         else:
             changelog[out.key] = out.value
+
+
+def test_a_batch_whose_rows_were_half_written_is_restored_whole_from_its_intent(
+    codec: AvroCodec,
+) -> None:
+    h = Harness(codec, standard_book())
+    h.post(*scenario()[:2])
+    changelog = dict(h.store)
+    outputs, writes = h.stage.run((0, h.record(e)) for e in scenario()[2:4])
+    intents, rows = LedgerStage.changelog("changelog", writes)
+    assert [(o.key, o.partition) for o in intents] == [(b"intent", 0)]
+    # the worker died after the intent and half of the rows reached the changelog
+    written(changelog, [*intents, *rows[: len(rows) // 2]])
     h.stage.apply(writes)  # what a worker that finished would hold
     complete = dict(h.store)
     assert changelog != complete
     h.stage = LedgerStage(h.rt, policy=h.policy, clock=lambda: h.now)
-    h.stage.load(0, changelog)
+    restored = h.stage.load(0, dict(changelog))
     assert h.store == complete  # the new owner has the whole batch, not half of it
     assert h.commands(h.post(*scenario()[2:4])) == []  # so it posts nothing twice
     assert h.commands(outputs)  # (the batch did post)
+
+    # it writes the rows it restored, then a batch of its own, whose intent replaces
+    # the old one: a third owner must still see the first batch whole
+    written(changelog, LedgerStage.changelog("changelog", restored)[1])
+    _, more = h.stage.run((0, h.record(e)) for e in scenario()[4:6])
+    intents, rows = LedgerStage.changelog("changelog", more)
+    written(changelog, [*intents, *rows])
+    h.stage.apply(more)
+    third = LedgerStage(h.rt, policy=h.policy, clock=lambda: h.now)
+    third.load(0, dict(changelog))
+    assert third.rows(0) == h.store
 
 
 def test_a_tombstone_reverses_only_in_the_partition_that_posted_it(codec: AvroCodec) -> None:
@@ -393,3 +408,11 @@ def test_a_tombstone_reverses_only_in_the_partition_that_posted_it(codec: AvroCo
     assert sorted(str(c["action"]) for c in reversals) == ["REVERSE"] * len(posted)
     assert {c["reverses"] for c in reversals} == {c["command_id"] for c in posted}
     assert harness.stage.rows(1) == {}  # nothing written where it was never posted
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 9, 48, 5_000])
+def test_the_backoff_doubles_up_to_its_cap_however_many_attempts(attempts: int) -> None:
+    """A record retried after every posting batch reaches hundreds of attempts."""
+    policy = ParkingPolicy(first_retry=timedelta(seconds=1), max_retry=timedelta(minutes=5))
+    delay = policy.next_retry(attempts, START) - START
+    assert delay == timedelta(seconds=min(2 ** min(attempts - 1, 20), 300))
