@@ -11,10 +11,14 @@ check invariants against the offline oracle (``tests.integration.load.expected``
 - per source record, commands appear in the sink in version order;
 - debits equal credits in every command and in total, in both currencies.
 
-Broker quirk (BROKER.md): Tansu loses the tail of a changelog partition on recovery
-unless every producer batch is one record, so the embedded profile sets
-``producer_max_batch_size=1``; a restarted worker's table is checked here by the
-invariants themselves (a lost table row would post a record twice, differently).
+Broker quirks (BROKER.md): the embedded broker lists a partition's end offset as
+its last record batch's base + 1, so a new owner reads the table's changelog up to
+the high watermark of its last fetch as well (``test_read_to_end``); it has no
+transactions, so a re-sent identical command is counted, not forbidden. A
+restarted worker's table is checked here by the invariants themselves: a lost
+table row posts a record again without reversing it first (how a row restored
+from an intent but never rewritten was found: 4 REVERSE commands missing after
+two restarts).
 """
 
 from __future__ import annotations
