@@ -591,7 +591,13 @@ def register(
                     stage.drop(partition)
                 for partition in sorted(assigned - stage.owned()):
                     restored = stage.load(partition, await read_state(partition))
-                    await deliver(stage.changelog(state_topic, restored)[1])
+                    if restored:  # its last owner died writing them
+                        _log.info(
+                            "partition %d: %d rows restored from its intent",
+                            partition,
+                            len(restored),
+                        )
+                        await deliver(stage.changelog(state_topic, restored)[1])
             except Exception as exc:  # processing without the table would post twice
                 rt.on_fatal(exc)
                 raise
