@@ -351,14 +351,23 @@ class LedgerStage:
         topic = self.rt.logical(record.topic)
         if record.value is None:
             return self._delete(view, topic, record)
-        event = decode_event(self.rt, record)
-        kind, source_id, _ = identity(event)
-        name = record_key(kind, source_id)
+        event: SourceEvent | None = None
+        try:
+            decoded = decode_event(self.rt, record)
+        except TransientError as exc:  # e.g. the registry is down: wait, keyed as sent
+            waiting = _ParkingError(exc, exc.code)
+            name = record_key(EVENT_TOPICS[topic][0], (record.key or b"").decode())
+        else:
+            event = decoded
+            kind, source_id, _ = identity(decoded)
+            name = record_key(kind, source_id)
         if previous is None and self._queue(partition, name):
             return self._park(
                 view, name, record, routed_key=routed_key, previous=None, parking=None
             )
         try:
+            if event is None:
+                raise waiting
             return self._post(view, event, record, routed_key)
         except _ParkingError as parking:
             return self._park(

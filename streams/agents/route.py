@@ -22,7 +22,7 @@ from typing import Any, Final
 from streams.adapters.dlq import SourceRecord
 from streams.adapters.metrics import Outcome
 from streams.agents.runtime import Deliver, Handled, Output, Runtime
-from streams.domain.exceptions import MissingReferenceError
+from streams.domain.exceptions import TransientError
 from streams.domain.posting import EVENT_TOPICS, SourceEvent
 from streams.domain.routing import ledger_key
 
@@ -90,11 +90,10 @@ def handle_route(rt: Runtime, record: SourceRecord, partitions: int) -> Handled:
     if record.value is None:
         outputs = [forward(rt, record, record.key, p) for p in range(partitions)]
         return Outcome.ROUTED, outputs
-    event = decode_event(rt, record)
     try:
-        entity = ledger_key(event, rt.current_book)
-    except MissingReferenceError:
-        return Outcome.ROUTED, [forward(rt, record, record.key)]  # stage 2 parks it
+        entity = ledger_key(decode_event(rt, record), rt.current_book)
+    except TransientError:  # its project unknown yet, or the registry down: stage 2 parks it
+        return Outcome.ROUTED, [forward(rt, record, record.key)]
     return Outcome.ROUTED, [forward(rt, record, entity.encode())]
 
 

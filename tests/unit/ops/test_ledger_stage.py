@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 from streams.adapters.avro import AvroCodec, SchemaCatalog
+from streams.adapters.avro.codec import DecodedRecord
 from streams.adapters.dlq import SourceRecord
-from streams.adapters.metrics import Metrics
+from streams.adapters.exceptions import RegistryUnavailableError
+from streams.adapters.metrics import Metrics, Outcome
 from streams.agents.ledger import FEEDBACK_TOPIC, LedgerStage, ParkingPolicy
-from streams.agents.route import LEDGER_TOPIC, forward
+from streams.agents.route import LEDGER_TOPIC, forward, handle_route
 from streams.agents.runtime import Output, Runtime
 from streams.domain.commands import PostLedgerEntry
 from streams.domain.posting import SourceEvent, identity
@@ -416,3 +418,62 @@ def test_the_backoff_doubles_up_to_its_cap_however_many_attempts(attempts: int) 
     policy = ParkingPolicy(first_retry=timedelta(seconds=1), max_retry=timedelta(minutes=5))
     delay = policy.next_retry(attempts, START) - START
     assert delay == timedelta(seconds=min(2 ** min(attempts - 1, 20), 300))
+
+
+class RegistryDown(AvroCodec):
+    """A codec whose schema registry cannot be asked about project events while ``down``."""
+
+    down = True
+
+    def decode(self, topic: str, data: bytes | None) -> DecodedRecord:
+        if self.down and topic in TOPICS.values():
+            raise RegistryUnavailableError("schema registry get_schema failed: ConnectionError")
+        return super().decode(topic, data)
+
+
+def test_a_transient_decode_failure_waits_in_order_and_posts_when_the_registry_is_back() -> None:
+    codec = RegistryDown(SchemaCatalog.from_directory(Path("schemas")))
+    h = Harness(codec, standard_book(), first_retry=timedelta(seconds=1))
+    v1, v2 = time_entry(), time_entry(version=2, duration_minutes=60)
+    assert h.post(v1, v2) == []  # both wait: v2 queued behind v1, nothing dead-lettered
+    h.now += timedelta(seconds=5)
+    assert h.retry() == []  # still down: retried, still waiting
+    codec.down = False
+    h.now += timedelta(seconds=5)
+    sent = h.commands(h.retry())
+    assert [(str(c["action"]), c["source"]["version"]) for c in sent] == [
+        ("POST", 1),
+        ("POST", 1),
+        ("REVERSE", 2),  # reversed by version 2
+        ("REVERSE", 2),
+        ("POST", 2),
+        ("POST", 2),
+    ]
+    assert h.stage.parked() == {0: set()}
+
+
+def test_a_registry_down_past_the_deadline_dead_letters_the_record_as_retryable() -> None:
+    codec = RegistryDown(SchemaCatalog.from_directory(Path("schemas")))
+    h = Harness(codec, standard_book(), deadline=timedelta(minutes=1))
+    assert h.post(time_entry()) == []
+    h.now += timedelta(minutes=2)
+    (letter,) = h.retry()
+    codec.down = False
+    envelope = codec.decode("ledgerstream.dlq", letter.value).record
+    assert (envelope["error_code"], envelope["retryable"]) == ("SCHEMA_REGISTRY_UNAVAILABLE", True)
+    assert envelope["attempts"] == 2
+    assert envelope["source_topic"] == "pm.time-entries"
+
+
+def test_stage_one_forwards_a_record_it_cannot_decode_yet_under_its_own_key() -> None:
+    codec = RegistryDown(SchemaCatalog.from_directory(Path("schemas")))
+    rt = Runtime(codec=codec, book=standard_book(), metrics=Metrics(), rule_version=RULE_VERSION)
+    codec.down = False
+    value = codec.encode(TOPICS["time_entry"], time_entry().model_dump())
+    codec.down = True
+    record = SourceRecord(TOPICS["time_entry"], 2, 7, b"TE-1", value, ())
+
+    outcome, (sent,) = handle_route(rt, record, 6)
+
+    assert outcome is Outcome.ROUTED  # not dead-lettered: stage 2 parks it
+    assert (sent.topic, sent.key, sent.value) == (LEDGER_TOPIC, b"TE-1", value)
