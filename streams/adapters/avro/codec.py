@@ -286,13 +286,13 @@ def _unresolvable(writer: Any, reader: Any, path: str = "") -> tuple[str, str] |
             if "default" not in field:
                 return name, "is missing from the writer's schema and has no default"
             continue
-        reason = _type_mismatch(found["type"], field["type"], f"{name}.")
-        if reason is not None:
-            return (name, reason) if isinstance(reason, str) else reason
+        culprit = _type_mismatch(found["type"], field["type"], name)
+        if culprit is not None:
+            return culprit
     return None
 
 
-def _type_mismatch(writer: Any, reader: Any, path: str) -> str | tuple[str, str] | None:
+def _type_mismatch(writer: Any, reader: Any, name: str) -> tuple[str, str] | None:
     writer_types = writer if isinstance(writer, list) else [writer]
     reader_types = reader if isinstance(reader, list) else [reader]
     for one in writer_types:
@@ -300,8 +300,8 @@ def _type_mismatch(writer: Any, reader: Any, path: str) -> str | tuple[str, str]
         matches = [r for r in reader_types if _kind(r) in {kind, *_PROMOTIONS.get(kind, ())}]
         if not matches:
             wanted = " or ".join(_kind(r) for r in reader_types)
-            return f"is {kind} in the writer's schema, which cannot be read as {wanted}"
-        nested = _unresolvable(one, matches[0], path)
+            return name, f"is {kind} in the writer's schema, which cannot be read as {wanted}"
+        nested = _unresolvable(one, matches[0], f"{name}.")
         if nested is not None:
             return nested
     return None
