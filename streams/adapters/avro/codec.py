@@ -35,6 +35,7 @@ from fastavro.types import Schema
 
 from streams.adapters.avro.catalog import SchemaSource
 from streams.adapters.avro.jsonform import to_json_form
+from streams.adapters.avro.resolution import field_problems, record_schema
 from streams.adapters.avro.translate import TRANSLATORS, Translator, Translators
 from streams.adapters.exceptions import (
     AvroDecodeError,
@@ -111,6 +112,8 @@ class AvroCodec:
         self._translators = translators
         self._writers: dict[str, _WritePlan] = {}
         self._plans: dict[tuple[str, int], _ReadPlan] = {}
+        #: Per (topic, writer id) that does not resolve: the field to blame, and why.
+        self._unresolvable: dict[tuple[str, int], tuple[str, str] | None] = {}
 
     @property
     def source(self) -> SchemaSource:
@@ -204,16 +207,10 @@ class AvroCodec:
         body.seek(_HEADER.size)
         try:
             record = schemaless_reader(body, plan.writer, plan.reader)
-        except SchemaResolutionError as exc:  # the writer's schema does not fit ours
-            culprit = None if plan.reader is None else _unresolvable(plan.writer, plan.reader)
-            if culprit is None:
-                raise AvroDecodeError(
-                    f"{topic}: cannot decode body with schema id {schema_id}: {exc}",
-                    schema_id=schema_id,
-                ) from exc
-            field, reason = culprit
+        except SchemaResolutionError as exc:  # fastavro says only "string is not int"
+            field, why = self._unresolved(topic, schema_id, plan) or (None, str(exc))
             raise AvroDecodeError(
-                f"{topic}: cannot decode body with schema id {schema_id}: field {field!r} {reason}",
+                f"{topic}: cannot decode body with schema id {schema_id}: {why}",
                 schema_id=schema_id,
                 field=field,
             ) from exc
@@ -237,6 +234,17 @@ class AvroCodec:
             record = _upgrade(topic, plan.upgrade, plan.version, record, schema_id)
         return DecodedRecord(record, schema_id, plan.version)
 
+    def _unresolved(self, topic: str, schema_id: int, plan: _ReadPlan) -> tuple[str, str] | None:
+        """Name the first field the writer's schema cannot fill (cached per writer id)."""
+        key = (topic, schema_id)
+        if key not in self._unresolvable and plan.reader is not None:
+            problems = field_problems(record_schema(plan.reader), record_schema(plan.writer))
+            self._unresolvable[key] = next(
+                ((f, f"field {f!r}: {rule}: {detail}") for f, rule, detail in problems if f),
+                None,
+            )
+        return self._unresolvable.get(key)
+
     def _read_plan(self, topic: str, schema_id: int) -> _ReadPlan:
         writer = self._source.writer_schema_by_id(schema_id)
         newest = self._source.reader(topic)
@@ -257,62 +265,6 @@ class AvroCodec:
             plan = _ReadPlan(writer, reader, upgrade, version)
         self._plans[(topic, schema_id)] = plan
         return plan
-
-
-#: Avro's type promotions: what a writer's primitive may be read as besides itself.
-_PROMOTIONS: dict[str, frozenset[str]] = {
-    "int": frozenset({"long", "float", "double"}),
-    "long": frozenset({"float", "double"}),
-    "float": frozenset({"double"}),
-    "string": frozenset({"bytes"}),
-    "bytes": frozenset({"string"}),
-}
-
-
-def _unresolvable(writer: Any, reader: Any, path: str = "") -> tuple[str, str] | None:
-    """Name the first reader field a writer's record cannot fill, and why (for the error).
-
-    fastavro says only "string is not int"; a dead letter should say which field.
-    Compares record fields by name: missing without a default, or a type that
-    neither matches nor promotes (nested records and unions followed).
-    """
-    if not (isinstance(writer, dict) and isinstance(reader, dict) and "fields" in reader):
-        return None
-    written = {f["name"]: f for f in writer.get("fields", ())}
-    for field in reader["fields"]:
-        name = f"{path}{field['name']}"
-        found = written.get(field["name"])
-        if found is None:
-            if "default" not in field:
-                return name, "is missing from the writer's schema and has no default"
-            continue
-        culprit = _type_mismatch(found["type"], field["type"], name)
-        if culprit is not None:
-            return culprit
-    return None
-
-
-def _type_mismatch(writer: Any, reader: Any, name: str) -> tuple[str, str] | None:
-    writer_types = writer if isinstance(writer, list) else [writer]
-    reader_types = reader if isinstance(reader, list) else [reader]
-    for one in writer_types:
-        kind = _kind(one)
-        matches = [r for r in reader_types if _kind(r) in {kind, *_PROMOTIONS.get(kind, ())}]
-        if not matches:
-            wanted = " or ".join(_kind(r) for r in reader_types)
-            return name, f"is {kind} in the writer's schema, which cannot be read as {wanted}"
-        nested = _unresolvable(one, matches[0], f"{name}.")
-        if nested is not None:
-            return nested
-    return None
-
-
-def _kind(avro_type: Any) -> str:
-    """Return a type's name for comparison: a primitive, a logical type or a named type."""
-    if isinstance(avro_type, dict):
-        logical = avro_type.get("logicalType")
-        return str(logical or avro_type.get("name") or avro_type["type"])
-    return str(avro_type)
 
 
 def _upgrade(

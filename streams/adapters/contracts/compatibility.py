@@ -2,9 +2,8 @@
 
 :func:`check_pair` asks two independent questions of a (reader, writer) pair:
 
-1. Apache Avro's ``ReaderWriterCompatibilityChecker`` (the rules a Confluent
-   registry applies). When it says no, each top-level field is checked on its own so
-   the problem names the field (the checker's own locations get lost in unions).
+1. Apache Avro's ``ReaderWriterCompatibilityChecker``, field by field
+   (:mod:`streams.adapters.avro.resolution`, which the codec shares).
 2. A fastavro round trip: every fixture record of the writer version is written
    with the writer schema and read with the reader schema; plain values that both
    versions carry must come back equal. This catches what the checker ignores,
@@ -22,16 +21,11 @@ from io import BytesIO
 from typing import Any, Final
 
 import avro.schema
-from avro.compatibility import (
-    ReaderWriterCompatibilityChecker,
-    SchemaCompatibilityResult,
-    SchemaCompatibilityType,
-    lookup_writer_field,
-)
 from fastavro import schemaless_reader, schemaless_writer
 
 from streams.adapters.avro.catalog import SchemaVersion
 from streams.adapters.avro.jsonform import from_json_form
+from streams.adapters.avro.resolution import field_problems, readable, record_schema
 from streams.adapters.exceptions import JsonFormError
 
 __all__ = [
@@ -46,7 +40,6 @@ __all__ = [
 ROUND_TRIP: Final = "round_trip"
 LOGICAL_TYPE: Final = "logical_type_changed"
 _LOGICAL_KEYS: Final = ("logicalType", "precision", "scale")
-_CHECKER: Any = ReaderWriterCompatibilityChecker  # its __init__ is unannotated
 _FASTAVRO_FIELD: Final = re.compile(r"field (\w+)")
 _ADVICE: Final = {
     "reader_field_missing_default_value": (
@@ -98,10 +91,7 @@ class Incompatibility:
 
 def avro_schema(sv: SchemaVersion) -> avro.schema.RecordSchema:
     """Parse a version with Apache Avro (the checker's own schema objects)."""
-    parsed = avro.schema.parse(sv.text)
-    if not isinstance(parsed, avro.schema.RecordSchema):
-        raise TypeError(f"{sv.subject} v{sv.version} is not a record schema")
-    return parsed
+    return record_schema(sv.text)
 
 
 def check_pair(
@@ -117,7 +107,7 @@ def check_pair(
     """
     found = [
         Incompatibility(reader.subject, reader.version, writer.version, field, rule, detail)
-        for field, rule, detail in _checker_problems(avro_schema(reader), avro_schema(writer))
+        for field, rule, detail in field_problems(avro_schema(reader), avro_schema(writer))
     ]
     found += [
         Incompatibility(reader.subject, reader.version, writer.version, field, LOGICAL_TYPE, detail)
@@ -133,40 +123,7 @@ def check_pair(
 
 def compatible(reader: SchemaVersion, writer: SchemaVersion) -> bool:
     """Return True if Apache Avro's checker says ``reader`` reads what ``writer`` wrote."""
-    result = _CHECKER().get_compatibility(avro_schema(reader), avro_schema(writer))
-    return not _incompatible(result)
-
-
-def _incompatible(result: SchemaCompatibilityResult) -> bool:
-    return result.compatibility is SchemaCompatibilityType.incompatible
-
-
-def _checker_problems(
-    reader: avro.schema.RecordSchema, writer: avro.schema.RecordSchema
-) -> list[tuple[str | None, str, str]]:
-    if not _incompatible(_CHECKER().get_compatibility(reader, writer)):
-        return []
-    problems: list[tuple[str | None, str, str]] = []
-    aliases: Any = reader.props.get("aliases") or []
-    if reader.fullname != writer.fullname and writer.fullname not in aliases:
-        problems.append((None, "name_mismatch", f"{writer.fullname} -> {reader.fullname}"))
-    for reader_field in reader.fields:
-        writer_field = lookup_writer_field(writer_schema=writer, reader_field=reader_field)
-        if writer_field is None:
-            if not reader_field.has_default:
-                problems.append(
-                    (reader_field.name, "reader_field_missing_default_value", "no default")
-                )
-            continue
-        result = _CHECKER().get_compatibility(reader_field.type, writer_field.type)
-        if _incompatible(result):
-            kinds = sorted({kind.value for kind in result.incompatibilities})
-            rule = kinds[0] if kinds else "type_mismatch"
-            if isinstance(writer_field.type, avro.schema.UnionSchema):
-                rule = "missing_union_branch"  # a branch the writer may send has no match
-            detail = "; ".join(sorted(result.messages)) or "incompatible types"
-            problems.append((reader_field.name, rule, detail))
-    return problems or [(None, "type_mismatch", "incompatible (no single field to blame)")]
+    return readable(avro_schema(reader), avro_schema(writer))
 
 
 def _logical(field_type: Any) -> list[tuple[Any, ...]]:
