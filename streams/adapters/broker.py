@@ -117,9 +117,9 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the broker: SIGTERM, then SIGKILL if it has not exited in time."""
         process, self._process = self._process, None
-        self.port = None
+        started, self.port = self.port is not None, None
         if process is None or process.poll() is not None:
-            return
+            return  # a broker that ended by itself keeps its log, for the diagnosis
         process.terminate()
         try:
             process.wait(timeout=timeout)
@@ -127,6 +127,10 @@ class EmbeddedBroker:
             process.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=timeout)
+        if started and self._log_path is not None:
+            # a broker we stopped after a good start: its log says nothing worth keeping,
+            # and one file per run would pile up in the data directory
+            self._log_path.unlink(missing_ok=True)
 
     def __enter__(self) -> EmbeddedBroker:
         self.start()

@@ -25,6 +25,7 @@ confluent-kafka error::
      +-- TransientError                                       -> retry, then DLQ
           +-- RegistryUnavailableError      SCHEMA_REGISTRY_UNAVAILABLE
           +-- KafkaAdminError               KAFKA_ERROR         (kafka_code)
+          |    +-- BrokerUnreachableError   BROKER_UNREACHABLE  (kafka_code)
           +-- ProduceError                  PRODUCE_FAILED
 """
 
@@ -42,6 +43,7 @@ __all__ = [
     "AvroEncodeError",
     "BadMagicByteError",
     "BrokerStartError",
+    "BrokerUnreachableError",
     "DecodeError",
     "JsonFormError",
     "KafkaAdminError",
@@ -164,8 +166,21 @@ class KafkaAdminError(TransientError):
         """Translate a confluent-kafka exception, keeping the broker's error code."""
         error = exc.args[0] if exc.args else None
         if isinstance(error, KafkaError):
-            return cls(f"{operation}: {error.name()}: {error.str()}", kafka_code=error.name())
+            kind = BrokerUnreachableError if error.code() in _UNREACHABLE else cls
+            return kind(f"{operation}: {error.name()}: {error.str()}", kafka_code=error.name())
         return cls(f"{operation}: {exc}")
+
+
+class BrokerUnreachableError(KafkaAdminError):
+    """No broker of the bootstrap list answered (down, wrong address, TLS or firewall)."""
+
+    code: ClassVar[str] = "BROKER_UNREACHABLE"
+
+
+#: librdkafka's local errors for "no broker could be reached at all".
+_UNREACHABLE: frozenset[int] = frozenset(
+    {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
+)
 
 
 class TopicMismatchError(PermanentError):

@@ -24,6 +24,9 @@ _log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes | None]]
 
+#: How long a reader waits for the cluster's first answer (topic metadata).
+METADATA_TIMEOUT_SECONDS = 10.0
+
 
 class RecordProducer:
     """Produce raw records and fail loudly on any delivery error (never drop)."""
@@ -104,7 +107,11 @@ class TopicReader:
                 "logger": _log,
             }
         )
-        metadata = self._consumer.list_topics(timeout=10)
+        try:
+            metadata = self._consumer.list_topics(timeout=METADATA_TIMEOUT_SECONDS)
+        except KafkaException as exc:
+            self._consumer.close()
+            raise KafkaAdminError.from_kafka(exc, "list topics") from exc
         assignment = []
         for topic in topics:
             if topic not in metadata.topics:

@@ -33,13 +33,21 @@ broker), ``SCHEMA_REGISTRY_URL`` (unset = the embedded schema catalog) and
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
-from streams.adapters.exceptions import BrokerStartError, KafkaAdminError, TopicMismatchError
+from streams.adapters.exceptions import (
+    BrokerStartError,
+    BrokerUnreachableError,
+    KafkaAdminError,
+    TopicMismatchError,
+)
 from streams.cli import (
     consume,
     demo,
@@ -53,7 +61,15 @@ from streams.cli import (
     topics,
     worker,
 )
-from streams.cli.context import CONTEXT_SETTINGS, EXIT_FAILED, EXIT_REFUSED, EXIT_USAGE
+from streams.cli.context import (
+    CONTEXT_SETTINGS,
+    EXIT_FAILED,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    LOG_LEVEL_KEY,
+    OncePerMessage,
+    unreachable_message,
+)
 from streams.cli.replay import worker_input_topics
 from streams.domain.exceptions import LedgerstreamError
 from streams.ops.exceptions import GroupActiveError, InvalidArgumentError, OffsetResetError
@@ -87,12 +103,17 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 @click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS, case_sensitive=False),
-    default="warning",
-    help="Python log level",
+    help="log level  [default: warning; for `worker`: LEDGERSTREAM_LOG_LEVEL, info]",
 )
-def cli(log_level: str) -> None:
+@click.pass_context
+def cli(ctx: click.Context, log_level: str | None) -> None:
     """Turn project-management events into balanced ledger postings on Kafka."""
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    ctx.meta[LOG_LEVEL_KEY] = log_level
+    logging.basicConfig(
+        level=(log_level or "warning").upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OncePerMessage())
 
 
 for _command in COMMANDS:
@@ -103,29 +124,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ledgerstream`` console script: run a command, return its status.
 
     ``--help`` and a usage error end in ``SystemExit`` (status 0 and 2), as usual for
-    a command line; a command's outcome is returned.
+    a command line; a command's outcome is returned. A known failure is one line on
+    stderr, never a traceback.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    meta: dict[str, Any] = {}
     try:
         with cli.make_context("ledgerstream", args) as ctx:
-            result = cli.invoke(ctx)
+            meta = ctx.meta
+            return int(cli.invoke(ctx) or 0)
     except click.exceptions.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except click.ClickException as exc:
         exc.show()
         raise SystemExit(exc.exit_code) from None
-    except InvalidArgumentError as exc:
-        click.echo(f"ledgerstream: {exc}", err=True)
-        return EXIT_USAGE
-    except (GroupActiveError, OffsetResetError) as exc:
-        click.echo(f"ledgerstream: refused: {exc}", err=True)
-        return EXIT_REFUSED
-    except (TopicMismatchError, KafkaAdminError, BrokerStartError, LedgerstreamError) as exc:
-        click.echo(f"ledgerstream: {exc}", err=True)
-        return EXIT_FAILED
     except (KeyboardInterrupt, click.Abort):
         return 130
-    return int(result or 0)
+    except BrokenPipeError:
+        # the reader went away (`consume ... | head`): say nothing more on stdout
+        with contextlib.suppress(OSError, ValueError):  # not a real file (a test's buffer)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception as exc:
+        failure = _failure(exc, meta)
+        if failure is None:
+            raise
+        status, message = failure
+        click.echo(f"ledgerstream: {message}", err=True)
+        return status
+
+
+def _failure(exc: Exception, meta: dict[str, Any]) -> tuple[int, str] | None:
+    """Return the exit status and one line for a failure a command may meet (None: a defect)."""
+    if isinstance(exc, BrokerUnreachableError):
+        return EXIT_FAILED, unreachable_message(meta, exc)
+    if isinstance(exc, InvalidArgumentError):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, GroupActiveError | OffsetResetError):
+        return EXIT_REFUSED, f"refused: {exc}"
+    if isinstance(exc, TopicMismatchError | KafkaAdminError | BrokerStartError | LedgerstreamError):
+        return EXIT_FAILED, str(exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from streams.cli.context import CONTEXT_SETTINGS, EXIT_USAGE, pass_settings, reading_options
+from streams.cli.context import (
+    CONTEXT_SETTINGS,
+    EXIT_USAGE,
+    need_cluster,
+    pass_cluster_settings,
+    reading_options,
+)
 from streams.settings import Settings
 
 
@@ -21,7 +27,7 @@ from streams.settings import Settings
     help="stop after the first N records (0: all)",
 )
 @reading_options(max_seconds=60.0)
-@pass_settings
+@pass_cluster_settings
 def command(settings: Settings, topic: str, limit: int, idle: float, max_seconds: float) -> int:
     """Print a topic's records, decoded, as JSON lines.
 
@@ -38,8 +44,7 @@ def command(settings: Settings, topic: str, limit: int, idle: float, max_seconds
     from streams.domain.exceptions import LedgerstreamError  # noqa: PLC0415
     from streams.ops.render import json_default  # noqa: PLC0415
 
-    if settings.embedded:
-        click.echo("KAFKA_BOOTSTRAP_SERVERS is not set", err=True)
+    if not need_cluster(settings, "consume"):
         return EXIT_USAGE
     codec = AvroCodec(schema_source(settings))
     # the shadow topic carries the sink's own bytes (pilot and dry-run)

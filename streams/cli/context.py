@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import getpass
+import logging
+import re
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -32,6 +34,14 @@ R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: The ``--log-level`` given, if any (the worker's default is LEDGERSTREAM_LOG_LEVEL).
+LOG_LEVEL_KEY = "ledgerstream.log_level"
+#: Where ``main`` finds the settings a command ran with (to name the broker it missed).
+SETTINGS_KEY = "ledgerstream.settings"
+#: Set when the broker address came from a worker's announcement file.
+ANNOUNCED_KEY = "ledgerstream.announced"
+
+
 def pass_settings(command: Callable[Concatenate[Settings, P], R]) -> Callable[P, R]:
     """Call ``command`` with the settings read from the environment as first argument.
 
@@ -41,20 +51,91 @@ def pass_settings(command: Callable[Concatenate[Settings, P], R]) -> Callable[P,
 
     @functools.wraps(command)
     def with_settings(*args: P.args, **kwargs: P.kwargs) -> R:
-        return command(load_settings(), *args, **kwargs)
+        settings = load_settings()
+        click.get_current_context().meta[SETTINGS_KEY] = settings
+        return command(settings, *args, **kwargs)
 
     return with_settings
 
 
-def fail(message: str) -> None:
-    """Print one ``ledgerstream: ...`` line on stderr (the command then returns non-zero)."""
-    click.echo(f"ledgerstream: {message}", err=True)
+def pass_cluster_settings(command: Callable[Concatenate[Settings, P], R]) -> Callable[P, R]:
+    """Like :func:`pass_settings`, and find a local worker's embedded broker.
+
+    With ``KAFKA_BOOTSTRAP_SERVERS`` unset, a worker running the embedded broker from
+    this directory announced its address in ``LEDGERSTREAM_DATA_DIR/broker.json``:
+    the command talks to that broker (and says so on stderr).
+    """
+
+    @functools.wraps(command)
+    def with_settings(*args: P.args, **kwargs: P.kwargs) -> R:
+        from streams.adapters.local_broker import find_local_broker  # noqa: PLC0415
+
+        settings = load_settings()
+        meta = click.get_current_context().meta
+        if settings.embedded and (found := find_local_broker(settings.data_dir)) is not None:
+            settings = settings.model_copy(
+                update={"kafka_bootstrap_servers": found.bootstrap_servers, "profile": "embedded"}
+            )
+            meta[ANNOUNCED_KEY] = found.path
+            click.echo(
+                f"using the embedded broker at {found.bootstrap_servers} "
+                f"(worker {found.pid}, {found.path})",
+                err=True,
+            )
+        meta[SETTINGS_KEY] = settings
+        return command(settings, *args, **kwargs)
+
+    return with_settings
+
+
+def unreachable_message(meta: dict[str, Any], error: Exception) -> str:
+    """One line: which broker did not answer, and what to check."""
+    settings = meta.get(SETTINGS_KEY)
+    address = getattr(settings, "kafka_bootstrap_servers", None) or "?"
+    reason = str(error).split(": ", 1)[-1]
+    announced = meta.get(ANNOUNCED_KEY)
+    if announced is not None:
+        check = f"is the worker that wrote {announced} still running?"
+    else:
+        check = (
+            "check that the broker runs and that KAFKA_BOOTSTRAP_SERVERS (and "
+            "LEDGERSTREAM_KAFKA_SECURITY_PROTOCOL) name it"
+        )
+    return f"no Kafka broker answers at {address} ({reason}): {check}"
+
+
+_ELAPSED = re.compile(r"after \d+ms")
+
+
+class OncePerMessage(logging.Filter):
+    """Let each distinct log message through once.
+
+    librdkafka logs every failed reconnect (``Connect to ... failed``) ten times a
+    second; a command shows the first, then says in one line what went wrong.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[tuple[str, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Pass a record whose logger and message were not seen before."""
+        key = (record.name, _ELAPSED.sub("after ms", record.getMessage()))
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
 
 
 def need_cluster(settings: Settings, command: str) -> bool:
-    """Say so and return False when no broker is configured for an operator command."""
+    """Say so and return False when no broker is configured or announced for a command."""
     if settings.embedded:
-        click.echo(f"{command}: KAFKA_BOOTSTRAP_SERVERS is not set", err=True)
+        click.echo(
+            f"{command}: KAFKA_BOOTSTRAP_SERVERS is not set and no worker in this directory "
+            f"runs the embedded broker ({settings.data_dir / 'broker.json'} not found): start "
+            "`ledgerstream worker` here, or set KAFKA_BOOTSTRAP_SERVERS",
+            err=True,
+        )
         return False
     return True
 

@@ -49,15 +49,22 @@ def command(
     entries, and watch a worker post them. The summary counts events per topic;
     topics the worker does not consume are listed in not_consumed.
     """
-    from streams.demo.runner import run_demo, summary_json  # noqa: PLC0415
+    from streams.demo.runner import DemoFailedError, run_demo, summary_json  # noqa: PLC0415
 
-    summary = run_demo(
-        settings,
-        once=once,
-        events=events,
-        rate=rate,
-        timeout=timeout,
-        month=month,
-    )
+    try:
+        summary = run_demo(
+            settings,
+            once=once,
+            events=events,
+            rate=rate,
+            timeout=timeout,
+            month=month,
+        )
+    except DemoFailedError as exc:
+        tail = "\n".join(f"  {line}" for line in exc.tail.splitlines()[-10:])
+        click.echo(
+            f"ledgerstream: {exc}; the worker's log is kept: {exc.log_path}\n{tail}", err=True
+        )
+        return EXIT_FAILED
     click.echo(summary_json(summary))
     return 0 if summary.unbalanced == 0 else EXIT_FAILED

@@ -16,7 +16,7 @@ from streams.cli.context import (
     codec,
     need_cluster,
     operator_option,
-    pass_settings,
+    pass_cluster_settings,
     reading_options,
 )
 from streams.settings import Settings
@@ -100,7 +100,7 @@ def _query(
 )
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of text")
 @reading_options()
-@pass_settings
+@pass_cluster_settings
 def list_dead_letters(
     settings: Settings,
     *,
@@ -137,7 +137,7 @@ def list_dead_letters(
 @click.option("--key", metavar="K", help="show every dead letter of this source key instead")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per dead letter")
 @reading_options()
-@pass_settings
+@pass_cluster_settings
 def show(
     settings: Settings,
     *,
@@ -180,7 +180,7 @@ def show(
 @click.option("--dry-run", is_flag=True, help="show what would be re-driven, publish nothing")
 @operator_option()
 @reading_options()
-@pass_settings
+@pass_cluster_settings
 def redrive(
     settings: Settings,
     *,

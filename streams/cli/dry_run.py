@@ -16,10 +16,12 @@ from streams.settings import Settings
     epilog="A whole month, every event type: ledgerstream dry-run --reference "
     "examples/month/reference.jsonl examples/month/events.jsonl",
 )
-@click.argument("events", type=click.Path(path_type=Path))
+@click.argument(
+    "events", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+)
 @click.option(
     "--reference",
-    type=click.Path(path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
     required=True,
     help="JSON lines of reference records (ref.entities, pm.customers, pm.projects, "
     "pm.employees, ref.fx-rates)",
@@ -30,7 +32,7 @@ from streams.settings import Settings
 )
 @click.option(
     "--schemas",
-    type=click.Path(path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="schema directory  [default: LEDGERSTREAM_SCHEMAS_DIR, schemas/]",
 )
 @click.option("--feedback", is_flag=True, help="also print the sync feedback as JSON lines")

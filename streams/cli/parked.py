@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from streams.cli.context import CONTEXT_SETTINGS, EXIT_USAGE, need_cluster, pass_settings
+from streams.cli.context import CONTEXT_SETTINGS, EXIT_USAGE, need_cluster, pass_cluster_settings
 from streams.settings import Settings
 
 
@@ -19,7 +19,7 @@ from streams.settings import Settings
     metavar="S",
     help="stop reading once no record came for S seconds",
 )
-@pass_settings
+@pass_cluster_settings
 def command(settings: Settings, as_json: bool, idle: float) -> int:
     """List the records stage 2 holds back, and why (read-only).
 

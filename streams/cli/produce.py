@@ -11,14 +11,14 @@ from streams.cli.context import (
     CONTEXT_SETTINGS,
     EXIT_FAILED,
     EXIT_USAGE,
-    pass_settings,
+    pass_cluster_settings,
     registry_client,
 )
 from streams.settings import Settings
 
 
 @click.command("produce", context_settings=CONTEXT_SETTINGS)
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 @click.option("--topic", required=True, help="logical topic, e.g. pm.time-entries")
 @click.option("--dry-run", is_flag=True, help="validate every line, publish nothing")
 @click.option(
@@ -34,7 +34,7 @@ from streams.settings import Settings
     metavar="N",
     help="stop after N rejected lines (0: never)",
 )
-@pass_settings
+@pass_cluster_settings
 def command(
     settings: Settings,
     *,

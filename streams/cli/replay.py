@@ -13,7 +13,7 @@ from streams.cli.context import (
     audit_operator,
     need_cluster,
     operator_option,
-    pass_settings,
+    pass_cluster_settings,
 )
 from streams.settings import Settings
 
@@ -74,7 +74,7 @@ def worker_input_topics() -> list[str]:
     "(0: do not look)  [default: 3 x LEDGERSTREAM_HEARTBEAT_INTERVAL_SECONDS]",
 )
 @operator_option()
-@pass_settings
+@pass_cluster_settings
 def command(
     settings: Settings,
     *,

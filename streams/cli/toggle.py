@@ -13,7 +13,7 @@ from streams.cli.context import (
     codec,
     need_cluster,
     operator_option,
-    pass_settings,
+    pass_cluster_settings,
 )
 from streams.domain.toggles import ToggleName
 from streams.settings import Settings
@@ -51,7 +51,7 @@ def command() -> None:
 )
 @click.option("--reason", required=True, help="why (kept with the toggle and audited)")
 @operator_option("who runs this, for the toggle and the audit record")
-@pass_settings
+@pass_cluster_settings
 def set_toggle(
     settings: Settings,
     *,
@@ -93,7 +93,7 @@ def set_toggle(
 
 
 @command.command("list", context_settings=CONTEXT_SETTINGS)
-@pass_settings
+@pass_cluster_settings
 def list_toggles(settings: Settings) -> int:
     """Show each toggle's current setting, who set it, when and why."""
     from streams.ops import toggles  # noqa: PLC0415

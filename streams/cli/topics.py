@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from streams.cli.context import CONTEXT_SETTINGS, EXIT_USAGE, pass_settings
+from streams.cli.context import (
+    CONTEXT_SETTINGS,
+    EXIT_USAGE,
+    need_cluster,
+    pass_cluster_settings,
+    pass_settings,
+)
 from streams.settings import Settings
 
 
@@ -49,7 +55,7 @@ def list_topics(settings: Settings, file: Path | None) -> int:
 
 @command.command("create", context_settings=CONTEXT_SETTINGS)
 @_file_option
-@pass_settings
+@pass_cluster_settings
 def create(settings: Settings, file: Path | None) -> int:
     """Create every declared topic on KAFKA_BOOTSTRAP_SERVERS (idempotent).
 
@@ -59,12 +65,7 @@ def create(settings: Settings, file: Path | None) -> int:
     from streams.adapters.topics import ensure_topics, load_topic_specs  # noqa: PLC0415
 
     specs = load_topic_specs(file or settings.topics_file)
-    if settings.embedded:
-        click.echo(
-            "KAFKA_BOOTSTRAP_SERVERS is not set: nothing to create topics on "
-            "(the worker and demo create them on their embedded broker)",
-            err=True,
-        )
+    if not need_cluster(settings, "topics create"):
         return EXIT_USAGE
     outcomes = ensure_topics(
         settings.kafka_client_config(),

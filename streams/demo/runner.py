@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import signal
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from streams.adapters.kafka_io import RecordProducer, TopicReader
 from streams.adapters.topics import ensure_topics, load_topic_specs
 from streams.app import cluster, schema_source
 from streams.demo import sample
-from streams.demo.month import mixed_month
+from streams.demo.month import Month, mixed_month
 from streams.demo.worker import Samples, WorkerProcess
 from streams.domain.posting import EVENT_TOPICS
 from streams.settings import Settings
@@ -48,6 +49,29 @@ EVENTS_CONSUMED = "ledgerstream_events_consumed_total"
 PARKED_RECORDS = "ledgerstream_parked_records"
 #: Counted each time a record parks (again); the record is not processed until it ends.
 _PARKED = "parked"
+#: Said when the live phase begins: why ``parked`` keeps growing.
+LIVE_PARKING_NOTE = (
+    "note: every 2,000th generated time entry names project P-404, which is never "
+    "published, to show parking: `parked` grows by one per 2,000 entries and never "
+    "drains (a parked record is dead-lettered after LEDGERSTREAM_PARK_DEADLINE_SECONDS)"
+)
+
+
+class DemoFailedError(RuntimeError):
+    """The demo could not finish: it timed out or its worker stopped.
+
+    Attributes:
+        how: Why it stopped, for the final line.
+        log_path: The worker's log, kept for the diagnosis.
+        tail: Its last lines.
+
+    """
+
+    def __init__(self, message: str, *, how: str, worker: WorkerProcess) -> None:
+        super().__init__(message)
+        self.how = how
+        self.log_path = worker.log_path
+        self.tail = worker.tail()
 
 
 @dataclass
@@ -168,14 +192,34 @@ class _Live:
         if not force and now - self._last < (0.5 if self._tty else 5.0):
             return
         self._last = now
-        line = (
-            f"events in {summary.events_in:>7} | processed {summary.processed:>7} | "
-            f"commands out {summary.commands_out:>7} | dead letters {summary.dead_letters:>4} | "
-            f"held {summary.held:>5} | unbalanced {summary.unbalanced} | "
-            f"{summary.events_per_second:>7.0f} events/s"
-        )
-        self._out.write(("\r" + line) if self._tty else (line + "\n"))
+        self._out.write(("\r" + live_line(summary)) if self._tty else (live_line(summary) + "\n"))
         self._out.flush()
+
+    def stopped(self, summary: DemoSummary, how: str) -> None:
+        """End with one line that says the demo stopped, and its last counts.
+
+        Written to the output and, when that is not a terminal (``demo | tee``), to
+        stderr too: Ctrl-C stops ``tee`` with the demo, and stderr still reaches
+        the terminal.
+        """
+        line = f"stopped ({how}) after {summary.seconds:.0f}s: {live_line(summary)}"
+        with contextlib.suppress(OSError):  # e.g. `make run | tee` lost its reader
+            self._out.write(("\n" if self._tty else "") + line + "\n")
+            self._out.flush()
+        if not self._tty and self._out is not sys.stderr:
+            with contextlib.suppress(OSError):
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+
+
+def live_line(summary: DemoSummary) -> str:
+    """Return the live summary: what went in, what came out, what waits."""
+    return (
+        f"events in {summary.events_in:>7} | processed {summary.processed:>7} | "
+        f"commands out {summary.commands_out:>7} | dead letters {summary.dead_letters:>4} | "
+        f"held {summary.held:>5} | parked {summary.parked:>4} | "
+        f"unbalanced {summary.unbalanced} | {summary.events_per_second:>7.0f} events/s"
+    )
 
 
 def run_demo(
@@ -274,19 +318,17 @@ def _run(
     month: bool,
 ) -> DemoSummary:
     client = settings.kafka_client_config()
-    specs = load_topic_specs(settings.topics_file)
-    ensure_topics(
-        client, specs, prefix=settings.topic_prefix, single_node=settings.embedded_profile
-    )
     summary = DemoSummary()
     feed = _Feed(RecordProducer(client), AvroCodec(schema_source(settings)), settings, summary)
-    the_month = mixed_month() if month else None
-    feed.send([*sample.reference_records(), *(the_month.reference if the_month else ())])
+    the_month = _prepare(feed, month=month)
     worker = _start_worker(settings, out)
     reader = TopicReader(client, [settings.topic(COMMANDS), settings.topic(DLQ)])
     live = _Live(out)
+    how = "finished" if once else "Ctrl-C"
     try:
-        worker.wait_ready()
+        _wait_ready(worker)
+        if not once:
+            out.write(LIVE_PARKING_NOTE + "\n")
         consumed = consumption(worker.metrics(), EVENT_TOPICS)
         if the_month is not None:
             feed.events(the_month.events)
@@ -307,26 +349,58 @@ def _run(
                 _drain_until_idle(reader, feed.codec, settings, summary)
                 summary.count_processed(worker.metrics())  # parked records may have posted
                 break
-            if once and now - started > timeout:
-                raise TimeoutError(f"demo did not finish in {timeout}s:\n{worker.tail()}")
-            if not worker.running:
-                raise RuntimeError(f"the worker stopped; its log:\n{worker.tail()}")
+            _check(worker, timeout=timeout if once else None, elapsed=now - started)
             if not once and rate > 0:
                 # keep publishing at `rate`: whatever is due since the live phase began
                 due = events + int(rate * (now - started)) - feed.generated
                 if due > 0:
                     feed.entries(due)
     except KeyboardInterrupt:
-        pass
+        how = "Ctrl-C"
+    except DemoFailedError as exc:
+        how = exc.how
+        raise
     finally:
         # children run in their own sessions (a Ctrl-C must not kill the broker
         # under the worker): stop them here, in order, before anything can fail
         worker.stop()
         reader.close()
-        with contextlib.suppress(OSError):  # e.g. `make run | tee` lost its reader
-            live.show(summary, force=True)
-            out.write("\n")
+        live.stopped(summary, how)
+    # the worker's log and state: kept only when something went wrong (raised above)
+    shutil.rmtree(worker.log_path.parent, ignore_errors=True)
     return summary
+
+
+def _prepare(feed: _Feed, *, month: bool) -> Month | None:
+    """Create the topics and publish the reference data; return the month, if wanted."""
+    settings = feed.settings
+    ensure_topics(
+        settings.kafka_client_config(),
+        load_topic_specs(settings.topics_file),
+        prefix=settings.topic_prefix,
+        single_node=settings.embedded_profile,
+    )
+    the_month = mixed_month() if month else None
+    feed.send([*sample.reference_records(), *(the_month.reference if the_month else ())])
+    return the_month
+
+
+def _check(worker: WorkerProcess, *, timeout: float | None, elapsed: float) -> None:
+    """Raise if the demo ran out of time (``--once``) or its worker stopped."""
+    if timeout is not None and elapsed > timeout:
+        raise DemoFailedError(
+            f"demo did not finish in {timeout:g}s (--timeout)", how="timed out", worker=worker
+        )
+    if not worker.running:
+        raise DemoFailedError("the worker stopped", how="worker stopped", worker=worker)
+
+
+def _wait_ready(worker: WorkerProcess) -> None:
+    try:
+        worker.wait_ready()
+    except (RuntimeError, TimeoutError) as exc:
+        message = str(exc).splitlines()[0]
+        raise DemoFailedError(message, how="worker did not start", worker=worker) from exc
 
 
 class Settled:

@@ -55,7 +55,9 @@ def test_cli_topics_create_reports_each_topic(bootstrap: str) -> None:
 def test_demo_once_posts_the_sample_set_balanced(tmp_path: Path) -> None:
     """The `make run` path, bounded: its own embedded broker, sample data, a worker."""
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
-    env["LEDGERSTREAM_DATA_DIR"] = str(tmp_path)
+    env["LEDGERSTREAM_DATA_DIR"] = str(tmp_path / "data")
+    env["TMPDIR"] = str(tmp_path / "tmp")  # where the demo's worker keeps its log and state
+    (tmp_path / "tmp").mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "streams", "demo", "--once", "--events", "2000"],
         env=env,
@@ -77,3 +79,30 @@ def test_demo_once_posts_the_sample_set_balanced(tmp_path: Path) -> None:
     assert summary["parked"] >= 1
     assert summary["commands_out"] > 2000
     assert summary["held"] > 0  # DE01 requires approval; ~10% of its entries are not approved
+    # a run that ended well leaves nothing behind: no worker directory, no broker log
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert list((tmp_path / "data").glob("tansu-*.log")) == []
+    assert "stopped (finished)" in result.stdout
+
+
+def test_demo_timeout_ends_with_one_message_and_keeps_the_worker_log(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    env["LEDGERSTREAM_DATA_DIR"] = str(tmp_path / "data")
+    env["TMPDIR"] = str(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "streams", "demo", "--once", "--events", "20000", "--timeout", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "stopped (timed out)" in result.stdout + result.stderr
+    (kept,) = (tmp_path / "tmp").glob("ledgerstream-demo-*")
+    assert (
+        f"ledgerstream: demo did not finish in 1s (--timeout); the worker's log is kept: {kept}"
+        in (result.stderr)
+    )
