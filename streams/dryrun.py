@@ -17,7 +17,6 @@ after each later event. ``streams.domain.trial_balance`` sums the commands.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,15 @@ from pydantic import BaseModel
 
 from streams.adapters.avro import AvroCodec, SchemaCatalog, from_json_form
 from streams.adapters.exceptions import JsonFormError
+from streams.adapters.jsonlines import (
+    INVALID_LINE,
+    JsonLine,
+    LineError,
+    field_column,
+    json_text,
+    json_type,
+    read_json_lines,
+)
 from streams.domain.commands import PostLedgerEntry, SourceRef
 from streams.domain.events import parse_event
 from streams.domain.exceptions import LedgerstreamError, TransientError
@@ -58,28 +66,6 @@ __all__ = [
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class LineError:
-    """One line that did not post: file, line number, field and reason."""
-
-    file: str
-    line: int
-    field: str | None
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.field}: " if self.field else ""
-        reason = self.reason.removeprefix(where) if where else self.reason
-        return f"{self.file}:{self.line}: {where}{reason}"
-
-    @classmethod
-    def of(cls, file: str, line: int, error: LedgerstreamError, prefix: str = "") -> LineError:
-        """Describe a failed line by its error: the field, the reason, the stable code."""
-        where = f"{error.field}: " if error.field else ""
-        reason = error.message.removeprefix(where)
-        return cls(file, line, error.field, f"{prefix}{reason} [{error.code}]")
-
-
 @dataclass(slots=True)
 class DryRun:
     """What a dry run posted, said and refused."""
@@ -88,6 +74,8 @@ class DryRun:
     feedback: list[SyncFeedback] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
     ledger: PostedLedger = field(default_factory=PostedLedger)
+    #: Said but not an error: e.g. an input file with no records.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -99,26 +87,25 @@ class DryRun:
 class _Parked:
     file: str
     line: int
+    text: str
     event: SourceEvent
     source: SourceRef
     error: LedgerstreamError
 
 
-def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | LineError]]:
-    with path.open(encoding="utf-8") as lines:
-        for number, text in enumerate(lines, start=1):
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield number, LineError(path.name, number, None, f"not valid JSON: {exc.msg}")
-                continue
-            if not isinstance(data, dict) or "topic" not in data or "value" not in data:
-                reason = 'expected {"topic": ..., "value": ...}'
-                yield number, LineError(path.name, number, None, reason)
-                continue
-            yield number, data
+def _lines(path: Path, run: DryRun) -> Iterator[JsonLine]:
+    """Yield the lines of ``{"topic", ["key",] "value"}`` objects; report the others."""
+    seen = False
+    for line in read_json_lines(path, file=path.name):
+        seen = True
+        if isinstance(line, LineError):
+            run.errors.append(line)
+        elif not isinstance(line.data, dict) or not {"topic", "value"} <= set(line.data):
+            run.errors.append(_shape_error(path.name, line))
+        else:
+            yield line
+    if not seen:
+        run.warnings.append(f"{path.name}: no records (the file is empty)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +135,7 @@ class _Reader:
         if type(version) is not int or version not in versions:
             raise JsonFormError(
                 f"schema_version: expected a schema version of {topic} "
-                f"({versions[0]}..{versions[-1]}), got {version!r}",
+                f"({versions[0]}..{versions[-1]}), got {json_text(version)}",
                 field="schema_version",
             )
         record = from_json_form(self.catalog.version(topic, version).parsed, value)
@@ -188,21 +175,33 @@ def _load_reference(
     path: Path, reader: _Reader, run: DryRun, account_map: Mapping[str, str] | None = None
 ) -> ReferenceBook:
     book = ReferenceBook(account_map)
-    for number, data in _lines(path):
-        if isinstance(data, LineError):
-            run.errors.append(data)
-            continue
-        topic = data["topic"]
+    for line in _lines(path, run):
+        topic = line.data["topic"]
         if topic not in REFERENCE_TOPICS:
-            reason = f"topic {topic!r} is not reference data ({', '.join(REFERENCE_TOPICS)})"
-            run.errors.append(LineError(path.name, number, "topic", reason))
+            reason = f"{json_text(topic)} is not reference data ({', '.join(REFERENCE_TOPICS)})"
+            run.errors.append(_topic_error(path.name, line, reason))
             continue
         try:
-            model = reader.model(topic, REFERENCE_TOPICS[topic][1], data)
+            model = reader.model(topic, REFERENCE_TOPICS[topic][1], line.data)
             book.put(reference_key(model), model)
         except LedgerstreamError as exc:
-            run.errors.append(LineError.of(path.name, number, exc))
+            run.errors.append(LineError.of(path.name, line.number, line.text, exc))
     return book
+
+
+def _shape_error(file: str, line: JsonLine) -> LineError:
+    expected = 'expected an object {"topic": ..., "value": ...}'
+    if isinstance(line.data, dict):
+        missing = [json_text(k) for k in ("topic", "value") if k not in line.data]
+        reason = f"{expected}, without {' or '.join(missing)}"
+    else:
+        reason = f"{expected}, got {json_type(line.data)}"
+    return LineError(file, line.number, 1, None, reason, INVALID_LINE)
+
+
+def _topic_error(file: str, line: JsonLine, reason: str) -> LineError:
+    column = field_column(line.text, "topic")
+    return LineError(file, line.number, column, "topic", reason, "UNKNOWN_TOPIC")
 
 
 def dry_run(
@@ -232,21 +231,17 @@ def dry_run(
     reader = _Reader(catalog, AvroCodec(catalog))
     book = _load_reference(reference, reader, run, account_map)
     parked: list[_Parked] = []
-    for number, data in _lines(events):
-        if isinstance(data, LineError):
-            run.errors.append(data)
-            continue
+    for line in _lines(events, run):
         _post_line(
             run,
             book,
             reader=reader,
             name=events.name,
-            number=number,
-            data=data,
+            line=line,
             parked=parked,
             rule_version=rule_version,
         )
-    run.errors += [LineError.of(p.file, p.line, p.error, "still parked: ") for p in parked]
+    run.errors += [LineError.of(p.file, p.line, p.text, p.error, "still parked: ") for p in parked]
     run.errors.sort(key=lambda e: (e.file != reference.name, e.line))
     return run
 
@@ -257,27 +252,30 @@ def _post_line(
     *,
     reader: _Reader,
     name: str,
-    number: int,
-    data: dict[str, Any],
+    line: JsonLine,
     parked: list[_Parked],
     rule_version: str,
 ) -> None:
+    data: dict[str, Any] = line.data
+    number = line.number
     topic = data["topic"]
     if topic not in EVENT_TOPICS:
-        reason = f"topic {topic!r} is not an event topic ({', '.join(EVENT_TOPICS)})"
-        run.errors.append(LineError(name, number, "topic", reason))
+        reason = f"{json_text(topic)} is not an event topic ({', '.join(EVENT_TOPICS)})"
+        run.errors.append(_topic_error(name, line, reason))
         return
     kind, model = EVENT_TOPICS[topic]
     if data["value"] is None:
         key = data.get("key")
         if not isinstance(key, str):
-            run.errors.append(LineError(name, number, "key", "a tombstone needs the record's key"))
+            reason = 'a tombstone ("value": null) needs the record\'s "key"'
+            column = field_column(line.text, "key")
+            run.errors.append(LineError(name, number, column, "key", reason, "MISSING_KEY"))
             return
         source = _source(kind, key, 1, topic=topic, number=number, event_time=_EPOCH)
         try:
             step = post_deletion(run.ledger, source=source, rule_version=rule_version)
         except LedgerstreamError as exc:
-            run.errors.append(LineError.of(name, number, exc))
+            run.errors.append(LineError.of(name, number, line.text, exc))
             return
         _keep(run, step)
         _redrive(run, book, parked, rule_version)
@@ -290,10 +288,10 @@ def _post_line(
         )
         step = post_event(run.ledger, event, book, source=source, rule_version=rule_version)
     except TransientError as exc:
-        parked.append(_Parked(name, number, event, source, exc))
+        parked.append(_Parked(name, number, line.text, event, source, exc))
         return
     except LedgerstreamError as exc:
-        run.errors.append(LineError.of(name, number, exc))
+        run.errors.append(LineError.of(name, number, line.text, exc))
         return
     _keep(run, step)
     _redrive(run, book, parked, rule_version)
@@ -316,7 +314,7 @@ def _redrive(run: DryRun, book: ReferenceBook, parked: list[_Parked], rule_versi
             except TransientError:
                 continue
             except LedgerstreamError as exc:
-                run.errors.append(LineError.of(waiting.file, waiting.line, exc))
+                run.errors.append(LineError.of(waiting.file, waiting.line, waiting.text, exc))
             else:
                 _keep(run, step)
             parked.remove(waiting)

@@ -80,6 +80,8 @@ def command(
             click.echo(record.model_dump_json())
     click.echo()
     click.echo("\n".join(format_trial_balance(trial_balance(run.commands))))
+    for warning in run.warnings:
+        click.echo(f"warning: {warning}", err=True)
     for error in run.errors:
         click.echo(str(error), err=True)
     click.echo(

@@ -1,4 +1,4 @@
-"""``ledgerstream produce``: validate events from a JSON-lines file and publish them."""
+"""``ledgerstream produce``: validate events from JSON-lines files and publish them."""
 
 from __future__ import annotations
 
@@ -11,15 +11,33 @@ from streams.cli.context import (
     CONTEXT_SETTINGS,
     EXIT_FAILED,
     EXIT_USAGE,
+    need_cluster,
     pass_cluster_settings,
     registry_client,
 )
 from streams.settings import Settings
 
 
-@click.command("produce", context_settings=CONTEXT_SETTINGS)
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
-@click.option("--topic", required=True, help="logical topic, e.g. pm.time-entries")
+@click.command(
+    "produce",
+    context_settings=CONTEXT_SETTINGS,
+    epilog="A month, reference data first, checked then published: ledgerstream produce "
+    "--dry-run examples/month/reference.jsonl examples/month/events.jsonl, then the "
+    "same without --dry-run.",
+)
+@click.argument(
+    "files",
+    metavar="FILE...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+)
+@click.option(
+    "--topic",
+    metavar="TOPIC",
+    help="logical topic of bare event lines, e.g. pm.time-entries; lines that name their "
+    "topic must name this one  [default: each line names its topic]",
+)
 @click.option("--dry-run", is_flag=True, help="validate every line, publish nothing")
 @click.option(
     "--progress",
@@ -32,31 +50,38 @@ from streams.settings import Settings
     type=click.IntRange(min=0),
     default=0,
     metavar="N",
-    help="stop after N rejected lines (0: never)",
+    help="stop after N rejected lines in a file (0: never)",
 )
 @pass_cluster_settings
 def command(
     settings: Settings,
     *,
-    file: Path,
-    topic: str,
+    files: tuple[Path, ...],
+    topic: str | None,
     dry_run: bool,
     progress: str,
     max_errors: int,
 ) -> int:
-    """Validate events from a JSON-lines file and publish them.
+    r"""Validate events from JSON-lines files and publish them, file after file.
 
-    Each line of FILE is checked against the topic's schema: one event a line, in
-    the JSON form of the topic's newest schema. A rejected line is reported on
-    stderr with its line number and field, and the exit status is 1. Records are
-    published Avro-encoded with the registry's schema id (SCHEMA_REGISTRY_URL) or
-    the embedded catalog's.
+    \b
+    A line is one of
+      {"topic": T, "value": {...}}                 as dry-run and examples/ write it
+      {"topic": T, "schema_version": N, "value": {...}}   in an older schema version
+      {"topic": T, "key": K, "value": null}        a deletion (tombstone)
+      {...}                                        a bare value of --topic
+
+    Values are in the JSON form of the topic's schema (the newest, unless the line
+    names a version), so the files a dry run posted, reference data included, are
+    published as they are. Each value is checked against its schema and model; a
+    rejected line is reported on stderr as FILE:LINE:COLUMN: field: reason [CODE] and
+    the exit status is 1. Records are published Avro-encoded with the registry's
+    schema id (SCHEMA_REGISTRY_URL) or the embedded catalog's.
     """
     from streams.adapters.avro import RegistrySchemaSource, SchemaCatalog  # noqa: PLC0415
     from streams.producer import EventBuilder, EventProducer, Progress, produce_file  # noqa: PLC0415
 
-    if settings.embedded and not dry_run:
-        click.echo("KAFKA_BOOTSTRAP_SERVERS is not set (or use --dry-run)", err=True)
+    if not dry_run and not need_cluster(settings, "produce (or use --dry-run)"):
         return EXIT_USAGE
     catalog = SchemaCatalog.from_directory(settings.schemas_dir)
     producer = None
@@ -69,16 +94,23 @@ def command(
             catalog=catalog,
             topic_prefix=settings.topic_prefix,
         )
-    size = file.stat().st_size
-    show = progress == "always" or (progress == "auto" and sys.stderr.isatty() and size > 1_000_000)
-    summary = produce_file(
-        file,
-        topic,
-        producer,
-        builder=EventBuilder(catalog),
-        on_error=lambda error: click.echo(f"{file}:{error}", err=True),
-        progress=Progress(size) if show else None,
-        max_errors=max_errors,
-    )
-    click.echo(summary, err=True)
-    return EXIT_FAILED if summary.errors else 0
+    failed = False
+    for file in files:
+        size = file.stat().st_size
+        show = progress == "always" or (
+            progress == "auto" and sys.stderr.isatty() and size > 1_000_000
+        )
+        summary = produce_file(
+            file,
+            topic,
+            producer,
+            builder=EventBuilder(catalog),
+            on_error=lambda error: click.echo(str(error), err=True),
+            progress=Progress(size) if show else None,
+            max_errors=max_errors,
+        )
+        if not summary.lines:
+            click.echo(f"warning: {file}: no records (the file is empty)", err=True)
+        click.echo(f"{file}: {summary}", err=True)
+        failed = failed or bool(summary.errors)
+    return EXIT_FAILED if failed else 0

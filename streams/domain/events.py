@@ -10,6 +10,7 @@ first offending field as a dotted path, so a dead letter says what to fix.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, timedelta
 from enum import StrEnum
@@ -169,7 +170,9 @@ def _describe(error: Mapping[str, Any]) -> tuple[str | None, str]:
         reason = "is required (null is not allowed)"
     elif error["type"] != "missing":
         shown = error.get("input")
-        text = repr(shown) if isinstance(shown, str) else str(shown)
+        # as the input was written: JSON (`"x"`, `true`, `null`), not Python (`'x'`, `None`)
+        plain = shown is None or isinstance(shown, str | bool | int | float)
+        text = json.dumps(shown, ensure_ascii=False) if plain else str(shown)
         if len(text) > _MAX_INPUT_CHARS:
             text = text[: _MAX_INPUT_CHARS - 3] + "..."
         reason = f"{reason} (got {text})"

@@ -20,8 +20,16 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-from streams.adapters.avro import SchemaCatalog, SchemaVersion, from_json_form, to_json_form
+from streams.adapters.avro import (
+    AvroCodec,
+    SchemaCatalog,
+    SchemaVersion,
+    from_json_form,
+    to_json_form,
+)
+from streams.adapters.avro.jsonform import json_text
 from streams.adapters.exceptions import JsonFormError
+from streams.adapters.jsonlines import json_type
 from streams.domain.events import ExpenseRecorded, TimeEntryRecorded, parse_event
 from streams.domain.exceptions import InvalidEventError
 from streams.domain.invoices import InvoiceIssued
@@ -125,9 +133,44 @@ class EventBuilder:
             raise _rejected(topic, exc) from exc
         return Event(topic, spec.key(model), model, record, latest.version)
 
+    def build_version(self, topic: str, data: Mapping[str, Any], version: int) -> Event:
+        """Validate ``data`` (JSON form) as schema version ``version`` of ``topic``.
+
+        The value is read with that version's schema and checked as a worker reads it
+        (translated to the current model); it is published in that version, as an
+        upstream system still on it would. The newest version is :meth:`build`.
+
+        Raises:
+            EventRejectedError: An unknown version, or a value that does not fit it.
+
+        """
+        spec = EVENT_TOPICS.get(topic)
+        versions = self._catalog.versions(topic) if spec is not None else []
+        if spec is None or version == versions[-1]:
+            return self.build(topic, data, json_form=True)
+        if type(version) is not int or version not in versions:
+            raise EventRejectedError(
+                topic,
+                f"expected a schema version of {topic} ({versions[0]}..{versions[-1]}), "
+                f"got {json_text(version)}",
+                field="schema_version",
+            )
+        try:
+            record = from_json_form(self._catalog.version(topic, version).parsed, data)
+        except JsonFormError as exc:
+            raise _rejected(topic, exc) from exc
+        codec = AvroCodec(self._catalog)
+        current = codec.decode(topic, codec.encode(topic, record, version=version)).record
+        try:
+            model = parse_event(spec.model, current)
+        except InvalidEventError as exc:
+            reason = exc.message.removeprefix(f"{exc.field}: ") if exc.field else exc.message
+            raise EventRejectedError(topic, reason, field=exc.field) from exc
+        return Event(topic, spec.key(model), model, record, version)
+
     def _check_names(self, topic: str, data: Mapping[str, Any], latest: SchemaVersion) -> None:
         if not isinstance(data, Mapping):
-            raise EventRejectedError(topic, f"expected an object, got {type(data).__name__}")
+            raise EventRejectedError(topic, f"expected an object, got {json_type(data)}")
         known = [f["name"] for f in latest.raw["fields"]]
         for name in data:
             if name in known:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from streams.adapters.avro import AvroCodec, SchemaCatalog, SchemaSource
 from streams.adapters.kafka_io import RecordProducer
-from streams.producer.events import Event, EventBuilder, default_catalog
+from streams.producer.events import EVENT_TOPICS, Event, EventBuilder, default_catalog
 from streams.producer.exceptions import EventRejectedError
 from streams.producer.tracing import TRACEPARENT, is_traceparent, new_traceparent
 
@@ -109,6 +109,12 @@ class EventProducer:
         self._producer.send(physical, event.key.encode(), value, [(TRACEPARENT, trace.encode())])
         schema_id = int.from_bytes(value[1:5], "big")
         return SentEvent(physical, event.key, schema_id, trace)
+
+    def delete(self, topic: str, key: str) -> None:
+        """Queue a tombstone: the record of ``key`` on ``topic`` is deleted (a null value)."""
+        if topic not in EVENT_TOPICS:
+            raise EventRejectedError(topic, "not a topic producers write")
+        self._producer.send(f"{self._prefix}{topic}", key.encode(), None)
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every queued event is delivered.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,18 @@ def test_produce_publishes_the_good_lines_and_reports_each_bad_one(
 
     err = capsys.readouterr().err
     assert code == 1  # some lines were rejected
-    assert f"{path}:line 2: amount: expected decimal string, got 12.5" in err
-    assert f"{path}:line 4: not valid JSON" in err
-    assert f"{path}:line 5: description: unknown field (it was a field of v1 only" in err
-    assert f"{path}:line 6: markup_rate: is required (null is not allowed)" in err
+    # FILE:LINE:COLUMN: field: reason [CODE]
+    assert re.search(
+        rf"{re.escape(str(path))}:2:\d+: amount: expected decimal string, got 12.5", err
+    )
+    assert re.search(rf"{re.escape(str(path))}:4:\d+: not valid JSON: .* \[INVALID_JSON\]", err)
+    assert re.search(
+        rf"{re.escape(str(path))}:5:\d+: description: unknown field \(it was a field of v1 only",
+        err,
+    )
+    assert re.search(
+        rf"{re.escape(str(path))}:6:\d+: markup_rate: is required \(null is not allowed\)", err
+    )
     assert "] 100% 7 lines, 3 ok, 4 rejected" in err  # the progress bar's last state
     assert "pm.expenses: 3 published, 4 rejected, 7 lines" in err
 
@@ -67,3 +76,23 @@ def test_produce_publishes_the_good_lines_and_reports_each_bad_one(
         assert decoded.record["expense_id"].encode() == record.key
         headers = dict(record.headers)
         assert is_traceparent((headers["traceparent"] or b"").decode())
+
+
+def test_produce_publishes_the_files_a_dry_run_posts_reference_data_included(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`{"topic", ["schema_version",] "value"}` lines, several topics, in one command."""
+    month = Path(__file__).resolve().parents[2] / "examples" / "month"
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", stack.settings.kafka_bootstrap_servers or "")
+    monkeypatch.setenv("LEDGERSTREAM_TOPIC_PREFIX", stack.settings.topic_prefix)
+    files = [str(month / "reference.jsonl"), str(month / "events.jsonl")]
+
+    code = main(["produce", "--progress", "never", *files])
+
+    err = capsys.readouterr().err
+    assert code == 0, err
+    lines = [json.loads(x) for f in files for x in Path(f).read_text().splitlines() if x.strip()]
+    for topic in ("pm.projects", "ref.fx-rates", "pm.invoices", "pm.time-entries"):
+        wanted = sum(1 for x in lines if x["topic"] == topic)
+        assert wanted > 0
+        assert len(stack.read(topic, idle=1.0)) == wanted, topic

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -91,8 +92,17 @@ def _compiled(schema: Schema, *, to_json: bool) -> Converter:
     return converter
 
 
+def json_text(value: Any, *, limit: int = 80) -> str:
+    """Write a value as JSON for a message (``null``, ``true``, ``"x"``), cut at ``limit``."""
+    try:
+        shown = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        shown = str(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def _fail(path: str, expected: str, value: Any) -> NoReturn:
-    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    shown = json_text(value)
     raise JsonFormError(
         f"{path or '(record)'}: expected {expected}, got {shown}", field=path or None
     )

@@ -193,7 +193,7 @@ def test_encode_of_a_wrong_type_names_the_field(catalog: SchemaCatalog) -> None:
         AvroCodec(catalog).encode(TIME_ENTRIES, record)
     assert raised.value.code == "AVRO_ENCODE_FAILED"
     assert raised.value.field == "version"
-    assert "version: expected int, got '95'" in str(raised.value)
+    assert 'version: expected int, got "95"' in str(raised.value)
     assert isinstance(raised.value, PermanentError)
 
 

@@ -60,10 +60,10 @@ def test_timestamps_with_any_offset_become_utc(catalog: SchemaCatalog) -> None:
 @pytest.mark.parametrize(
     ("topic", "path", "value", "message"),
     [
-        ("pm.time-entries", "version", "abc", "version: expected int, got 'abc'"),
+        ("pm.time-entries", "version", "abc", 'version: expected int, got "abc"'),
         ("pm.time-entries", "ended_at", "abc", "ended_at: expected ISO-8601"),
-        ("pm.time-entries", "billable", "yes", "billable: expected boolean, got 'yes'"),
-        ("pm.customers", "default_rate", "abc", "default_rate: expected decimal string, got 'abc'"),
+        ("pm.time-entries", "billable", "yes", 'billable: expected boolean, got "yes"'),
+        ("pm.customers", "default_rate", "abc", 'default_rate: expected decimal string, got "abc"'),
         ("pm.customers", "default_rate", 150.0, "default_rate: expected decimal string, got 150.0"),
         ("pm.customers", "default_rate", "1.23456", "default_rate: expected decimal of at most 20"),
         ("pm.customers", "default_rate", "1e3", "default_rate: expected decimal string"),

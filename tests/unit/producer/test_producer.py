@@ -201,8 +201,11 @@ def test_a_file_publishes_good_lines_and_reports_bad_ones_by_line_and_field(
         (6, None),
         (7, "duration_minutes"),
     ]
-    assert seen[0].startswith("line 2: ended_at: must not be before started_at")
-    assert "line 5: not valid JSON" in seen[1]
+    assert seen[0].startswith(f"{path}:2:158: ended_at: must not be before started_at")
+    assert seen[0].endswith("[EVENT_REJECTED]")
+    assert f"{path}:5:" in seen[1]
+    assert "not valid JSON" in seen[1]
+    assert seen[1].endswith("[INVALID_JSON]")
     assert (summary.lines, summary.published) == (7, 3)
     assert str(summary).startswith("pm.time-entries: 3 published, 4 rejected, 7 lines in ")
     assert bar.getvalue().endswith("\n")
@@ -218,5 +221,5 @@ def test_the_cli_dry_run_reports_each_bad_line_and_fails(
     code = main(["produce", "--topic", TIME, str(path), "--dry-run", "--progress", "never"])
     err = capsys.readouterr().err
     assert code == 1
-    assert f"{path}:line 2: billable: expected boolean, got 'yes'" in err
+    assert f'{path}:2:203: billable: expected boolean, got "yes" [EVENT_REJECTED]' in err
     assert "pm.time-entries: 1 valid (dry run, nothing sent), 1 rejected, 2 lines" in err

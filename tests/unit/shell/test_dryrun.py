@@ -37,7 +37,7 @@ def example_events() -> list[dict[str, Any]]:
 def test_the_shipped_example_posts_everything_but_its_one_bad_line() -> None:
     result = run(EXAMPLES / "reference.jsonl", EXAMPLES / "events.jsonl")
     assert [str(e) for e in result.errors] == [
-        "events.jsonl:12: amount: expected decimal string, got '12.3.4' [INVALID_JSON_FORM]"
+        'events.jsonl:12:148: amount: expected decimal string, got "12.3.4" [INVALID_JSON_FORM]'
     ]
     assert result.ledger.skipped == 1  # TE-1 v1 replayed after v2
     actions = [c.action for c in result.commands]
@@ -58,7 +58,7 @@ def test_an_invoice_waiting_for_its_entry_is_parked_then_posts(tmp_path: Path) -
     assert events.index(invoice) < events.index(entry)  # the example relies on parking
     result = run(EXAMPLES / "reference.jsonl", write(tmp_path / "e.jsonl", [invoice]))
     assert [str(e) for e in result.errors] == [
-        "e.jsonl:1: lines.0.time_entry_ids: still parked: time_entry 'TE-1' has not been posted"
+        "e.jsonl:1:328: lines.0.time_entry_ids: still parked: time_entry 'TE-1' has not been posted"
         " [UNPOSTED_SOURCE]"
     ]
 
@@ -72,11 +72,13 @@ def test_bad_lines_name_line_field_and_reason_and_good_lines_still_post(tmp_path
     rows = ["{not json", {"topic": "pm.nope", "value": {}}, missing, negative, good]
     result = run(EXAMPLES / "reference.jsonl", write(tmp_path / "bad.jsonl", rows))
     assert [str(e) for e in result.errors] == [
-        "bad.jsonl:1: not valid JSON: Expecting property name enclosed in double quotes",
-        "bad.jsonl:2: topic: topic 'pm.nope' is not an event topic (pm.time-entries, "
-        "pm.expenses, pm.invoices, pm.payments)",
-        "bad.jsonl:3: employee_id: expected a value (required field), got None [INVALID_JSON_FORM]",
-        "bad.jsonl:4: version: must be >= 1 (got 0) [INVALID_EVENT]",
+        "bad.jsonl:1:2: not valid JSON: Expecting property name enclosed in double quotes"
+        " at column 2 [INVALID_JSON]",
+        'bad.jsonl:2:2: topic: "pm.nope" is not an event topic (pm.time-entries, '
+        "pm.expenses, pm.invoices, pm.payments) [UNKNOWN_TOPIC]",
+        "bad.jsonl:3:1: employee_id: expected a value (required field), got null"
+        " [INVALID_JSON_FORM]",
+        "bad.jsonl:4:60: version: must be >= 1 (got 0) [INVALID_EVENT]",
     ]
     assert len(result.commands) == 2
 
@@ -101,7 +103,7 @@ def test_cli_prints_commands_then_the_trial_balance_and_fails_on_bad_lines(
         "187.50",
     )
     assert "trial balance" in out
-    assert "events.jsonl:12: amount:" in err
+    assert "events.jsonl:12:148: amount:" in err
 
 
 def test_dry_run_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None:
@@ -153,7 +155,7 @@ def test_an_old_version_is_translated_like_the_worker_does(tmp_path: Path) -> No
     rows = [v1, {"topic": "pm.expenses", "schema_version": 1, "value": old_expense}]
     result = run(EXAMPLES / "reference.jsonl", write(tmp_path / "old.jsonl", rows))
     assert [str(e) for e in result.errors] == [
-        "old.jsonl:1: duration_minutes: must be >= 0 (got -30) [INVALID_EVENT]"
+        "old.jsonl:1:378: duration_minutes: must be >= 0 (got -30) [INVALID_EVENT]"
     ]
     cost, rebill = result.commands
     assert (cost.journal, cost.lines[0].memo) == ("EXPENSE", "client visit")  # the description
@@ -172,12 +174,12 @@ def test_a_wrong_schema_version_is_a_precise_line_error(tmp_path: Path) -> None:
     ]
     result = run(EXAMPLES / "reference.jsonl", write(tmp_path / "versions.jsonl", rows))
     assert [str(e) for e in result.errors] == [
-        "versions.jsonl:1: schema_version: expected a schema version of pm.time-entries (1..2),"
+        "versions.jsonl:1:403: schema_version: expected a schema version of pm.time-entries (1..2),"
         " got 3 [INVALID_JSON_FORM]",
-        "versions.jsonl:2: schema_version: expected a schema version of pm.time-entries (1..2),"
-        " got '2' [INVALID_JSON_FORM]",
-        "versions.jsonl:3: ended_at: unknown field, not in the schema [INVALID_JSON_FORM]",
-        "versions.jsonl:4: duration_minutes: unknown field, not in pm.time-entries v2 (a field"
+        "versions.jsonl:2:403: schema_version: expected a schema version of pm.time-entries (1..2),"
+        ' got "2" [INVALID_JSON_FORM]',
+        "versions.jsonl:3:167: ended_at: unknown field, not in the schema [INVALID_JSON_FORM]",
+        "versions.jsonl:4:357: duration_minutes: unknown field, not in pm.time-entries v2 (a field"
         ' of v1: give the line "schema_version": 1) [INVALID_JSON_FORM]',
     ]
     assert len(result.commands) == 3  # the good last line still posts
@@ -196,7 +198,7 @@ def test_reference_lines_may_name_an_older_version_too(tmp_path: Path) -> None:
     entity["schema_version"] = 7
     result = run(write(tmp_path / "bad.jsonl", rows), write(tmp_path / "e.jsonl", [v2_entry()]))
     assert str(result.errors[0]).startswith(
-        "bad.jsonl:2: schema_version: expected a schema version of ref.entities (1..2), got 7"
+        "bad.jsonl:2:186: schema_version: expected a schema version of ref.entities (1..2), got 7"
     )
 
 
