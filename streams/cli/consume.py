@@ -18,21 +18,37 @@ from streams.settings import Settings
 
 
 @click.command("consume", context_settings=CONTEXT_SETTINGS)
-@click.argument("topic")
+@click.argument("topic_argument", metavar="[TOPIC]", required=False)
 @click.option(
-    "--limit",
+    "--topic",
+    metavar="TOPIC",
+    help="logical topic to read, e.g. acct.ledger-commands (or give it as TOPIC)",
+)
+@click.option(
+    "--first",
     type=click.IntRange(min=0),
     default=0,
     metavar="N",
-    help="stop after the first N records (0: all)",
+    help="print only the first N records (0: all)",
 )
+@click.option("--limit", type=click.IntRange(min=0), hidden=True, help="old name of --first")
 @reading_options(max_seconds=60.0)
 @pass_cluster_settings
-def command(settings: Settings, topic: str, limit: int, idle: float, max_seconds: float) -> int:
+def command(
+    settings: Settings,
+    *,
+    topic_argument: str | None,
+    topic: str | None,
+    first: int,
+    limit: int | None,
+    idle: float,
+    max_seconds: float,
+) -> int:
     """Print a topic's records, decoded, as JSON lines.
 
-    Reads TOPIC from the beginning. TOPIC is a logical name (acct.ledger-commands, pm.time-entries,
-    ledgerstream.audit ...); LEDGERSTREAM_TOPIC_PREFIX is added. Each line holds
+    Reads the topic from the beginning: a logical name (acct.ledger-commands,
+    pm.time-entries, ledgerstream.audit ...), given as --topic TOPIC like `produce`
+    does, or as TOPIC; LEDGERSTREAM_TOPIC_PREFIX is added. Each line holds
     partition, offset, key and the decoded value with its schema id, or an error and
     the raw bytes. The count goes to stderr.
     """
@@ -44,15 +60,21 @@ def command(settings: Settings, topic: str, limit: int, idle: float, max_seconds
     from streams.domain.exceptions import LedgerstreamError  # noqa: PLC0415
     from streams.ops.render import json_default  # noqa: PLC0415
 
+    if (topic_argument is None) == (topic is None):
+        raise click.UsageError("give the topic once: --topic TOPIC (or TOPIC)")
+    name = topic or topic_argument or ""
+    if limit is not None:
+        click.echo("consume: --limit is now --first (same meaning)", err=True)
+        first = first or limit
     if not need_cluster(settings, "consume"):
         return EXIT_USAGE
     codec = AvroCodec(schema_source(settings))
     # the shadow topic carries the sink's own bytes (pilot and dry-run)
-    schema_topic = COMMANDS_TOPIC if topic == SHADOW_TOPIC else topic
+    schema_topic = COMMANDS_TOPIC if name == SHADOW_TOPIC else name
     shown = 0
     for record in read_topics(
         settings.kafka_client_config(),
-        [settings.topic(topic)],
+        [settings.topic(name)],
         idle_seconds=idle,
         max_seconds=max_seconds,
     ):
@@ -62,7 +84,7 @@ def command(settings: Settings, topic: str, limit: int, idle: float, max_seconds
             "key": record.key.decode(errors="replace") if record.key else None,
         }
         try:
-            if topic == AUDIT_TOPIC:  # operator events are JSON (streams/adapters/audit.py)
+            if name == AUDIT_TOPIC:  # operator events are JSON (streams/adapters/audit.py)
                 row |= {"value": json.loads(record.value or b"null")}
             else:
                 decoded = codec.decode(schema_topic, record.value)
@@ -73,7 +95,7 @@ def command(settings: Settings, topic: str, limit: int, idle: float, max_seconds
             row |= {"error": f"not JSON: {exc}", "raw": record.value}
         click.echo(json.dumps(row, default=json_default, sort_keys=True))
         shown += 1
-        if limit and shown >= limit:
+        if first and shown >= first:
             break
     click.echo(f"{shown} records", err=True)
     return 0

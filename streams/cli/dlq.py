@@ -92,12 +92,13 @@ def _query(
 @command.command("list", context_settings=CONTEXT_SETTINGS)
 @_selection_options
 @click.option(
-    "--limit",
+    "--last",
     type=click.IntRange(min=0),
     default=0,
     metavar="N",
-    help="show only the last N (0: all)",
+    help="show only the last N dead letters, the newest (0: all)",
 )
+@click.option("--limit", type=click.IntRange(min=0), hidden=True, help="old name of --last")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of text")
 @reading_options()
 @pass_cluster_settings
@@ -109,12 +110,16 @@ def list_dead_letters(
     key: tuple[str, ...],
     since: str | None,
     until: str | None,
-    limit: int,
+    last: int,
+    limit: int | None,
     as_json: bool,
     idle: float,
     max_seconds: float,
 ) -> int:
     """One line per selected dead letter, then a count by error code."""
+    if limit is not None:
+        click.echo("dlq list: --limit is now --last (same meaning)", err=True)
+        last = last or limit
     from streams.ops import dlq  # noqa: PLC0415
 
     if not need_cluster(settings, "dlq list"):
@@ -129,7 +134,7 @@ def list_dead_letters(
         idle=idle,
         max_seconds=max_seconds,
     )
-    return dlq.run_list(settings, codec(settings), query, sys.stdout, as_json=as_json, limit=limit)
+    return dlq.run_list(settings, codec(settings), query, sys.stdout, as_json=as_json, limit=last)
 
 
 @command.command("show", context_settings=CONTEXT_SETTINGS)

@@ -11,7 +11,7 @@ rule), serialise it in the Confluent wire format and send it with a stable key
     with EventProducer({"bootstrap.servers": "kafka:9092"}) as producer:
         producer.send("pm.time-entries", {...})          # validated, keyed, traced
 
-``ledgerstream produce --topic T FILE.jsonl`` does the same for a file
+``ledgerstream produce [--topic T] FILE.jsonl...`` does the same for files
 (:func:`produce_file`). The topics, fields and versions: ``docs/events.md``.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -146,3 +147,44 @@ def test_replay_accepts_several_values_after_one_option(
     )
     assert code == 0
     assert seen["request"].topics == ("pm.time-entries", "pm.payments")
+
+
+def test_consume_takes_topic_like_produce_and_first_n(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`consume --topic T --first N` (TOPIC positional still works); `--limit` is its old name."""
+    from streams.adapters import kafka_io  # noqa: PLC0415
+    from streams.adapters.dlq import SourceRecord  # noqa: PLC0415
+
+    def records(_config: object, topics: list[str], **_kwargs: object) -> Iterator[SourceRecord]:
+        for offset in range(5):
+            yield SourceRecord(
+                topic=topics[0],
+                partition=0,
+                offset=offset,
+                key=b"k",
+                value=json.dumps({"n": offset}).encode(),
+                timestamp_ms=0,
+                headers=(),
+            )
+
+    monkeypatch.setattr(kafka_io, "read_topics", records)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    for argv in (
+        ["consume", "--topic", "ledgerstream.audit", "--first", "2"],
+        ["consume", "ledgerstream.audit", "--first", "2"],
+        ["consume", "ledgerstream.audit", "--limit", "2"],
+    ):
+        assert main(argv) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert [json.loads(x)["value"]["n"] for x in out] == [0, 1], argv
+    with pytest.raises(SystemExit):
+        main(["consume", "--topic", "a", "b"])
+
+
+def test_first_and_last_say_which_end_they_keep() -> None:
+    consume = " ".join(CliRunner().invoke(cli, ["consume", "--help"]).output.split())
+    dlq = " ".join(CliRunner().invoke(cli, ["dlq", "list", "--help"]).output.split())
+    assert "--first N print only the first N records" in consume
+    assert "--last N show only the last N dead letters" in dlq
+    assert "--limit" not in consume + dlq
