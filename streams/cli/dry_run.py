@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -36,6 +37,19 @@ from streams.settings import Settings
     help="schema directory  [default: LEDGERSTREAM_SCHEMAS_DIR, schemas/]",
 )
 @click.option("--feedback", is_flag=True, help="also print the sync feedback as JSON lines")
+@click.option(
+    "--period",
+    metavar="YYYY-MM",
+    help="trial balance of the commands of this accounting period only  [default: all]",
+)
+@click.option("--balance-only", is_flag=True, help="print only the trial balance, not the commands")
+@click.option(
+    "--format",
+    "balance_format",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    help="trial balance as a table, CSV, or JSON lines",
+)
 @pass_settings
 def command(
     settings: Settings,
@@ -45,6 +59,9 @@ def command(
     rule_version: str | None,
     schemas: Path | None,
     feedback: bool,
+    period: str | None,
+    balance_only: bool,
+    balance_format: str,
 ) -> int:
     """Post events offline (no Kafka) and print the commands.
 
@@ -62,7 +79,12 @@ def command(
     included) is reported on stderr with its line number and field; exit status 1.
     """  # noqa: D301 - \b keeps the examples unwrapped in --help
     from streams.adapters.avro import SchemaCatalog  # noqa: PLC0415
-    from streams.domain.trial_balance import format_trial_balance, trial_balance  # noqa: PLC0415
+    from streams.domain.trial_balance import (  # noqa: PLC0415
+        format_trial_balance,
+        trial_balance,
+        trial_balance_csv,
+        trial_balance_json,
+    )
     from streams.dryrun import dry_run  # noqa: PLC0415
 
     catalog = SchemaCatalog.from_directory(schemas or settings.schemas_dir)
@@ -73,13 +95,23 @@ def command(
         rule_version=rule_version or settings.rule_version,
         account_map=settings.account_map,
     )
-    for posted in run.commands:
-        click.echo(posted.model_dump_json())
-    if feedback:
-        for record in run.feedback:
-            click.echo(record.model_dump_json())
-    click.echo()
-    click.echo("\n".join(format_trial_balance(trial_balance(run.commands))))
+    if period is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+        raise click.BadParameter(f"expected YYYY-MM, got {period!r}", param_hint="--period")
+    if not balance_only:
+        for posted in run.commands:
+            click.echo(posted.model_dump_json())
+        if feedback:
+            for record in run.feedback:
+                click.echo(record.model_dump_json())
+        click.echo()
+    rows = trial_balance(run.commands, period=period)
+    if balance_format == "csv":
+        click.echo(trial_balance_csv(rows), nl=False)
+    elif balance_format == "json":
+        click.echo(trial_balance_json(rows), nl=False)
+    else:
+        title = "trial balance" + (f" of {period}" if period else "")
+        click.echo("\n".join(format_trial_balance(rows, title=title)))
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
     for error in run.errors:

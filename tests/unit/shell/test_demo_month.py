@@ -291,6 +291,7 @@ def test_cli_dry_runs_the_committed_month_without_errors(
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "trial balance" in out
-    assert "US10       total    USD" in out
-    assert "GB10       total    GBP" in out
+    totals = [x.split() for x in out.splitlines() if "total    (base currency)" in x]
+    assert [(t[0], t[4]) for t in totals] == [("GB10", "GBP"), ("US10", "USD")]
+    assert all(t[5] == t[6] and t[7] == "0.00" for t in totals)  # debits = credits in base
     assert err.strip().endswith("0 skipped, 0 line(s) not posted")
