@@ -26,7 +26,7 @@ DOCS = sorted(
     [
         README,
         *(ROOT / "docs").rglob("*.md"),
-        ROOT / "deploy" / "SLO.md",
+        *(ROOT / "deploy").rglob("*.md"),
         ROOT / "schemas" / "CHANGELOG.md",
     ]
 )
@@ -310,3 +310,20 @@ def test_the_design_lists_exactly_the_declared_topics() -> None:
     section = design.split("## 2. Topics", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"^\| `([a-z.\-]+)` \|", section, flags=re.MULTILINE))
     assert listed == declared
+
+
+@pytest.mark.parametrize(
+    "example",
+    ["examples", "examples/month"],
+)
+def test_the_readme_quotes_the_dry_run_summary_the_command_prints(example: str) -> None:
+    """The README's dry-run figures are what `ledgerstream dry-run` prints today."""
+    from click.testing import CliRunner  # noqa: PLC0415
+    from streams.cli import cli  # noqa: PLC0415
+
+    reference, events = f"{example}/reference.jsonl", f"{example}/events.jsonl"
+    result = CliRunner().invoke(cli, ["dry-run", "--reference", reference, events])
+    (summary,) = re.findall(r"^dry-run: \d+ command\(s\).*$", result.stderr, flags=re.MULTILINE)
+    readme = README.read_text()
+    assert f"ledgerstream dry-run --reference {reference} {events}" in readme
+    assert summary in readme, f"README: update the quoted summary to {summary!r}"
