@@ -34,6 +34,8 @@ $(STAMP): pyproject.toml $(DEV_LOCK)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(BIN)/pip install --quiet --no-deps -e .
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; \
+		echo "pyproject.toml needs what $(DEV_LOCK) lacks: run 'make lock'"; exit 1; }
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install ledgerstream with the embedded broker and dev tools, pinned by requirements-dev.lock
