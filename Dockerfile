@@ -1,11 +1,14 @@
 # ledgerstream worker image (docker-compose.yml builds it as ledgerstream:0.1.0).
 # Production install: no embedded broker, no dev tools. Runs as an unprivileged user.
+# Reproducible: every dependency comes from requirements.lock (pinned, hash-checked;
+# `make lock` refreshes it), the project itself is built without resolving anything.
 FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY requirements.lock pyproject.toml README.md ./
 COPY streams ./streams
 RUN pip install --no-cache-dir --upgrade pip==24.3.1 \
- && pip wheel --no-cache-dir --wheel-dir /wheels .
+ && pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels -r requirements.lock \
+ && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,7 +20,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LEDGERSTREAM_WEB_PORT=6066 \
     LEDGERSTREAM_PROFILE=cluster
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
+RUN pip install --no-cache-dir --no-index --no-deps /wheels/*.whl && pip check && rm -rf /wheels \
  && useradd --system --uid 10001 --home-dir /app ledgerstream \
  && mkdir -p /var/lib/ledgerstream && chown ledgerstream /var/lib/ledgerstream
 WORKDIR /app

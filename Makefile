@@ -7,30 +7,52 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Every Python dependency is pinned, with hashes, in two lock files made from
+# pyproject.toml by `make lock`: requirements.lock (the worker image: the runtime
+# dependencies) and requirements-dev.lock (`make install` and CI: those plus the
+# `embedded` and `dev` extras, at the same versions). After editing pyproject's
+# dependencies run `make lock` and commit both files; a unit test fails until then.
+# `make lock` keeps the other pins; `make lock LOCK_FLAGS=--upgrade` moves them all.
+LOCK     := requirements.lock
+DEV_LOCK := requirements-dev.lock
+UV       := uv==0.13.8
+COMPILE   = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+            --generate-hashes --quiet $(LOCK_FLAGS)
 # Debian's `prometheus` package gives `prometheus` and `promtool` (alert-rule checks,
-# the Prometheus integration test). Installed as root; sudo when not root.
+# the Prometheus integration test), `prometheus-alertmanager` gives `amtool` (the
+# Alertmanager configuration check). Installed as root; sudo when not root.
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install prometheus run demo test lint unit integration format topics clean
+.PHONY: help install lock prometheus run demo test lint unit integration format topics clean
 
 help: ## List the targets
 	@grep -hE '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[embedded,dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; \
+		echo "pyproject.toml needs what $(DEV_LOCK) lacks: run 'make lock'"; exit 1; }
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install ledgerstream with the embedded broker and dev tools
+install: $(STAMP) ## Create .venv and install ledgerstream with the embedded broker and dev tools, pinned by requirements-dev.lock
 
-prometheus: ## Install Debian's prometheus package (prometheus, promtool) if missing
-	@if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then \
-		echo "installing Debian's prometheus package (prometheus, promtool)"; \
+lock: ## Pin pyproject's dependencies with hashes into requirements.lock and requirements-dev.lock
+	@test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet '$(UV)'
+	$(COMPILE) -o $(LOCK)
+	$(COMPILE) --extra embedded --extra dev -c $(LOCK) -o $(DEV_LOCK)
+
+prometheus: ## Install Debian's prometheus and prometheus-alertmanager packages (promtool, amtool) if missing
+	@if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 \
+		|| ! command -v amtool >/dev/null 2>&1; then \
+		echo "installing Debian's prometheus and prometheus-alertmanager packages"; \
 		$(SUDO) apt-get update -qq >/dev/null && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends prometheus >/dev/null; \
+			--no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
 	fi
 
 run: $(STAMP) ## Run the pipeline on the embedded broker with sample data, live, until Ctrl-C

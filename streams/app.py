@@ -135,7 +135,7 @@ def _faust_settings(settings: Settings) -> Mapping[str, Any]:
     if credentials is not None:
         profile["broker_credentials"] = credentials
     if settings.embedded_profile:
-        # BROKER.md: JoinGroup waits the whole rebalance timeout on Tansu.
+        # docs/embedded-broker.md: JoinGroup waits the whole rebalance timeout on Tansu.
         profile |= {
             "broker_rebalance_timeout": 3.0,
             "broker_session_timeout": 10.0,
@@ -407,7 +407,7 @@ async def _consumer_lag(
     """Count the records between each assigned partition's high watermark and our position.
 
     Standard on Apache Kafka; on the embedded broker watermarks under-report, so
-    lag does too (BROKER.md).
+    lag does too (docs/embedded-broker.md).
     """
     consumer = app.consumer
     lags: dict[tuple[str, int], int] = {}

@@ -6,7 +6,7 @@ convention: ``KAFKA_BOOTSTRAP_SERVERS`` and ``SCHEMA_REGISTRY_URL``.
 
 Profiles:
     * embedded: ``KAFKA_BOOTSTRAP_SERVERS`` is unset, so the command that needs a
-      broker starts the embedded Tansu broker (BROKER.md) and applies the settings
+      broker starts the embedded Tansu broker (docs/embedded-broker.md) and applies the settings
       that only that broker needs (short rebalance timeout, one-record batches on
       changelog topics).
     * cluster: ``KAFKA_BOOTSTRAP_SERVERS`` is set; nothing is started.
@@ -150,7 +150,7 @@ class Settings(BaseSettings):
 
     @property
     def embedded_profile(self) -> bool:
-        """True when the embedded broker's settings apply (BROKER.md quirks)."""
+        """True when the embedded broker's settings apply (docs/embedded-broker.md quirks)."""
         return self.profile == "embedded" or (self.profile == "auto" and self.embedded)
 
     @property
@@ -159,7 +159,7 @@ class Settings(BaseSettings):
         return f"{self.app_id}-ledger-changelog"
 
     def topic(self, logical_name: str) -> str:
-        """Return the physical topic name of a logical topic (DESIGN.md §2)."""
+        """Return the physical topic name of a logical topic (docs/design.md §2)."""
         return f"{self.topic_prefix}{logical_name}"
 
     def kafka_client_config(self) -> dict[str, str]:

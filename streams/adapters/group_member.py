@@ -36,7 +36,7 @@ def commit_as_member(
     Why it exists: Tansu keeps a group STABLE with its last Faust member after the
     worker stops (``describe_consumer_groups`` shows no member, running or not), and
     ``alter_consumer_group_offsets`` (a commit without member id or generation) is
-    refused with ``UNKNOWN_MEMBER_ID`` (BROKER.md; measured again: always for the
+    refused with ``UNKNOWN_MEMBER_ID`` (docs/embedded-broker.md; measured again: always for the
     first reset after a Faust worker stopped). A consumer that joins the group gets a
     member id and a generation, and its explicit commits are accepted.
 
@@ -78,7 +78,7 @@ async def _commit_as_member(
         group_id=group,
         enable_auto_commit=False,
         partition_assignment_strategy=tuple(_sole_member_assignor(n, others) for n in _PROTOCOLS),
-        # the embedded profile's group timings (BROKER.md: JoinGroup waits a whole
+        # the embedded profile's group timings (docs/embedded-broker.md: JoinGroup waits a whole
         # rebalance timeout on Tansu)
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,

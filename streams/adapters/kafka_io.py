@@ -4,7 +4,7 @@ The worker itself produces through Faust; these are for everything around it:
 publishing sample or upstream records, and reading a topic back from offset 0
 (or from the first record at or after a timestamp, by ``offsets_for_times``).
 Reading uses ``assign()`` (no group join) and stops when the topic has been
-idle for a while: high watermarks are not trusted (BROKER.md).
+idle for a while: high watermarks are not trusted (docs/embedded-broker.md).
 """
 
 from __future__ import annotations

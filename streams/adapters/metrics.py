@@ -41,7 +41,7 @@ __all__ = ["CONTENT_TYPE", "TOGGLES", "HeartbeatAges", "Metrics", "Outcome", "er
 #: refuses a charset inside ``content_type``.
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
-#: Toggles of the control topic (DESIGN.md §2), each exported at 0 or 1.
+#: Toggles of the control topic (docs/design.md §2), each exported at 0 or 1.
 TOGGLES = tuple(str(name) for name in ToggleName)
 
 _PROCESSING_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5)
@@ -52,7 +52,7 @@ _END_TO_END_BUCKETS = (
 
 
 class Outcome(StrEnum):
-    """How a consumed record ended (DESIGN.md §5: nothing is silently dropped)."""
+    """How a consumed record ended (docs/design.md §5: nothing is silently dropped)."""
 
     POSTED = "posted"
     HELD = "held"

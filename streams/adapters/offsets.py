@@ -5,7 +5,7 @@ never moves a group with live members), ``list_consumer_group_offsets``,
 ``list_offsets`` (earliest, or by timestamp) and ``alter_consumer_group_offsets``.
 Every failure is a :class:`KafkaAdminError` that keeps the broker's error code.
 
-The embedded broker (Tansu) needs two allowances, both measured (BROKER.md):
+The embedded broker (Tansu) needs two allowances, both measured (docs/embedded-broker.md):
 
 * ``offsets_for_times`` answers 0 rather than "none" when no record is that
   recent, and can point one record early: the broker's answer is checked by reading

@@ -2,15 +2,15 @@
 
 Every worker needs every reference record (a project's entity may live on any
 partition), so this is a group-less ``aiokafka`` consumer that assigns all
-partitions and seeks to the beginning: the pattern BROKER.md found right at
+partitions and seeks to the beginning: the pattern docs/embedded-broker.md found right at
 start-up, for live updates and after restarts. (Faust's ``GlobalTable`` over an
-external topic hangs; see BROKER.md.)
+external topic hangs; see docs/embedded-broker.md.)
 
 Readiness: the end offsets are taken once at start; the loader is ready when
 its position on every partition has reached them, and also the high watermark
 that the last fetch response reported. The second matters on the embedded
 broker, whose listed end offset is the base offset of the last record batch + 1
-(BROKER.md): ``getmany(max_records=...)`` can stop inside that batch, and a
+(docs/embedded-broker.md): ``getmany(max_records=...)`` can stop inside that batch, and a
 read that trusted the listed offset lost the batch's tail (measured: 61 of
 7,616 keys wrong after 60,061 writes; exact with the fetch's watermark).
 """

@@ -571,7 +571,7 @@ def register(
     partition's rows are read back whole by ``read_state`` when this worker is
     assigned that partition, before any of its records is processed. (Faust's own
     table recovery lost stream records queued around it on the embedded broker:
-    149-338 records per restart, measured; BROKER.md's loader pattern did not.)
+    149-338 records per restart, measured; the loader pattern of docs/embedded-broker.md did not.)
     """
     stage = LedgerStage(rt, policy=policy)
     lock = asyncio.Lock()

@@ -105,7 +105,7 @@ class Runtime:
         return f"{self.topic_prefix}{logical_name}"
 
     def logical(self, physical_name: str) -> str:
-        """Return the logical name (DESIGN.md §2) of a physical topic."""
+        """Return the logical name (docs/design.md §2) of a physical topic."""
         return physical_name.removeprefix(self.topic_prefix)
 
     def set_toggles(self, toggles: Toggles) -> None:

@@ -1,4 +1,4 @@
-"""The default chart of accounts (DESIGN.md section 4) and per-entity overrides.
+"""The default chart of accounts (docs/design.md §4) and per-entity overrides.
 
 Rules post to ``Account`` members; ``resolve_account`` turns one into the code the
 posting entity actually uses, through the entity's ``account_overrides`` (default

@@ -53,7 +53,7 @@ __all__ = [
 SourceEvent: TypeAlias = TimeEntryRecorded | ExpenseRecorded | InvoiceIssued | PaymentReceived
 StepOutcome: TypeAlias = Posted | Held | Skipped
 
-#: Each project event topic (DESIGN.md §2): its source type and its event model.
+#: Each project event topic (docs/design.md §2): its source type and its event model.
 EVENT_TOPICS: Final[dict[str, tuple[str, type[SourceEvent]]]] = {
     "pm.time-entries": ("time_entry", TimeEntryRecorded),
     "pm.expenses": ("expense", ExpenseRecorded),

@@ -166,7 +166,7 @@ class RefKind(StrEnum):
     FX_RATE = "fx_rate"
 
 
-#: The compacted topics (DESIGN.md §2) each kind of reference record arrives on.
+#: The compacted topics (docs/design.md §2) each kind of reference record arrives on.
 REFERENCE_TOPICS: Final[dict[str, tuple[RefKind, type[ReferenceModel]]]] = {
     "ref.entities": (RefKind.ENTITY, LegalEntity),
     "ref.fx-rates": (RefKind.FX_RATE, FxRate),

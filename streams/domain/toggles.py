@@ -1,6 +1,6 @@
 """Control toggles (``ledgerstream.control``) and where they send a posting command.
 
-Three toggles, keyed by name on the compacted control topic (DESIGN.md §2):
+Three toggles, keyed by name on the compacted control topic (docs/design.md §2):
 
 * ``kill_switch``: posting is paused; the worker stops taking events (they wait in
   Kafka) until it is turned off. It does not change where a command goes.
@@ -34,7 +34,7 @@ __all__ = [
     "sink_for",
 ]
 
-#: The compacted topic of the toggles, keyed by toggle name (DESIGN.md §2).
+#: The compacted topic of the toggles, keyed by toggle name (docs/design.md §2).
 CONTROL_TOPIC = "ledgerstream.control"
 
 

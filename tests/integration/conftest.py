@@ -2,7 +2,7 @@
 
 Each test gets its own topic prefix and consumer group, so tests never see each
 other's records. Records are read back with ``assign()`` until idle, never
-counted by watermarks (BROKER.md).
+counted by watermarks (docs/embedded-broker.md).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ a few poison records. ``expected(load, codec, rule_version)`` posts the same eve
 the pure rules, offline: the command ids and contents every broker run must end with.
 
 ``SinkWatcher`` follows an output topic incrementally (``assign()`` from offset 0,
-never watermarks, BROKER.md), so a test can wait for progress without re-reading.
+never watermarks, docs/embedded-broker.md), so a test can wait for progress without re-reading.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ check invariants against the offline oracle (``tests.integration.load.expected``
 - per source record, commands appear in the sink in version order;
 - debits equal credits in every command and in total, in both currencies.
 
-Broker quirks (BROKER.md): the embedded broker lists a partition's end offset as
+Broker quirks (docs/embedded-broker.md): the embedded broker lists a partition's end offset as
 its last record batch's base + 1, so a new owner reads the table's changelog up to
 the high watermark of its last fetch as well (``test_read_to_end``); it has no
 transactions, so a re-sent identical command is counted, not forbidden. A

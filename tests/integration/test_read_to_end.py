@@ -1,7 +1,7 @@
 """Reading a partition to its end on the embedded broker: the last record batch whole.
 
 The broker lists a partition's end offset as the base offset of its last record
-batch + 1 (BROKER.md), and ``getmany(max_records=...)`` may stop inside that
+batch + 1 (docs/embedded-broker.md), and ``getmany(max_records=...)`` may stop inside that
 batch. A new owner reading the table's changelog, or the reference loader
 deciding it is ready, must still see every record: they also wait for the high
 watermark of the last fetch response, which is exact.

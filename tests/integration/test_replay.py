@@ -8,7 +8,7 @@ sends none of them again. `--to-offset` and
 API. Every attempt leaves an audit record.
 
 On the embedded broker the admin call is refused with UNKNOWN_MEMBER_ID for a
-stopped Faust group (BROKER.md), so these tests also run the stand-in member
+stopped Faust group (docs/embedded-broker.md), so these tests also run the stand-in member
 fallback; describe_consumer_groups lists no member there, so a running worker
 is recognised by its heartbeat canaries (interval 1 s here).
 """

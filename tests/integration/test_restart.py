@@ -7,7 +7,7 @@ command ids, and what the killed worker had posted is skipped, not posted again.
 
 Reference records are published in multi-record batches on purpose: on the
 embedded broker the high watermark is the base offset of the last batch + 1
-(BROKER.md), the case in which a watermark-trusting loader loses the tail.
+(docs/embedded-broker.md), the case in which a watermark-trusting loader loses the tail.
 """
 
 from __future__ import annotations

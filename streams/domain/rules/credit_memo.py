@@ -1,4 +1,4 @@
-"""Credit memo rule (DESIGN.md section 4): reverse chosen invoice lines, release their WIP.
+"""Credit memo rule (docs/design.md §4): reverse chosen invoice lines, release their WIP.
 
 A CREDIT_MEMO names its invoice and the lines it credits in full. It is one command in
 journal ``INVOICE`` on the memo's ``issued_on`` at the *invoice's* rate, so that

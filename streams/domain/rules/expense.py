@@ -1,4 +1,4 @@
-"""Expense rule (DESIGN.md section 4): book the cost, and accrue the re-bill if billable.
+"""Expense rule (docs/design.md §4): book the cost, and accrue the re-bill if billable.
 
 One approved expense (or any, if its entity does not require approval) becomes up to
 two commands in journal ``EXPENSE`` on ``incurred_on``, in the project's entity (the

@@ -1,4 +1,4 @@
-"""Invoice rule (DESIGN.md section 4): bill the customer, relieve WIP, book tax and deposits.
+"""Invoice rule (docs/design.md §4): bill the customer, relieve WIP, book tax and deposits.
 
 An INVOICE is one command in journal ``INVOICE`` on ``issued_on``, in its currency,
 converted at the rate of the issue date (the project's contract rate if the invoice

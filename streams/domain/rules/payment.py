@@ -1,4 +1,4 @@
-"""Payment rule (DESIGN.md section 4): cash in, receivables out, realised FX on the difference.
+"""Payment rule (docs/design.md §4): cash in, receivables out, realised FX on the difference.
 
 A payment is one command in journal ``CASH`` on ``received_on``, in its currency (the
 invoices' currency), converted at the SPOT rate of the payment date:

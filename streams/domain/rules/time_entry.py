@@ -1,4 +1,4 @@
-"""Time entry rule (DESIGN.md section 4): accrue revenue and labour cost for time worked.
+"""Time entry rule (docs/design.md §4): accrue revenue and labour cost for time worked.
 
 One approved time entry (or any entry, if its entity does not require approval)
 becomes up to three commands, all in journal ``TIME`` on the entry's business date

@@ -1,7 +1,8 @@
-"""The deploy/ artefacts hold together: alert rules (promtool), runbooks, the compose stack.
+"""The deploy/ artefacts hold together: alert rules (promtool), Alertmanager (amtool),
+runbooks, the compose stack, and the lock files the image and CI install from.
 
 No Docker engine runs here, so docker-compose.yml is checked structurally: the
-services, pinned images, ports, mounts and the environment the settings read.
+services, pinned images, ports, mounts, volumes and the environment the settings read.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from pydantic import AliasChoices
 from streams.settings import Settings
 
@@ -25,6 +28,12 @@ ALERT_TESTS = DEPLOY / "prometheus" / "alerts.test.yml"
 PROMETHEUS_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "ledgerstream.json"
 RUNBOOKS = ROOT / "docs" / "runbooks"
+ALERTMANAGER_CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
+RUNBOOKS_NGINX = DEPLOY / "runbooks" / "nginx.conf"
+#: Where every alert's runbook_url points: the compose stack's `runbooks` service.
+RUNBOOK_BASE = "http://localhost:8088/"
+LOCK = ROOT / "requirements.lock"
+DEV_LOCK = ROOT / "requirements-dev.lock"
 PINNED = re.compile(r"^[a-z0-9./_-]+:v?\d+(\.\d+)+(-[a-z0-9.-]+)?$")
 # Standard variables the OpenTelemetry SDK reads itself (streams/settings.py docstring).
 OTEL_SDK_VARIABLES = {
@@ -39,9 +48,17 @@ OTEL_SDK_VARIABLES = {
 
 
 def promtool(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("promtool")
+    return debian_tool("promtool", "prometheus", *args, cwd=cwd)
+
+
+def amtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return debian_tool("amtool", "prometheus-alertmanager", *args, cwd=ROOT)
+
+
+def debian_tool(name: str, package: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which(name)
     if binary is None:
-        pytest.fail("promtool is not installed: `make test` installs Debian's prometheus package")
+        pytest.fail(f"{name} is not installed: `make test` installs Debian's {package} package")
     return subprocess.run(
         [binary, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
@@ -93,8 +110,9 @@ def test_every_alert_is_unit_tested_firing_and_has_a_runbook() -> None:
         name = rule["alert"]
         assert name in fired, f"{name} has no promtool case where it fires"
         assert rule["labels"]["severity"] in {"critical", "warning"}
-        runbook = ROOT / rule["annotations"]["runbook_url"]
-        assert runbook.parent == RUNBOOKS
+        url = rule["annotations"]["runbook_url"]
+        assert url == f"{RUNBOOK_BASE}{name}.md", f"{name}: runbook_url {url}"
+        runbook = RUNBOOKS / url.removeprefix(RUNBOOK_BASE)
         assert runbook.is_file(), f"{name}: missing {runbook}"
         text = runbook.read_text()
         assert text.startswith(f"# {name}"), runbook
@@ -129,6 +147,8 @@ def test_compose_has_every_service_with_pinned_images_and_ports() -> None:
         "init": "ledgerstream:",
         "worker": "ledgerstream:",
         "prometheus": "prom/prometheus:v",
+        "alertmanager": "prom/alertmanager:v",
+        "runbooks": "nginx:",
         "grafana": "grafana/grafana:",
         "otel-collector": "otel/opentelemetry-collector-contrib:",
         "jaeger": "jaegertracing/all-in-one:",
@@ -140,6 +160,8 @@ def test_compose_has_every_service_with_pinned_images_and_ports() -> None:
     ports = {name: service.get("ports", []) for name, service in services.items()}
     assert ports["schema-registry"] == ["8081:8081"]
     assert ports["prometheus"] == ["9090:9090"]
+    assert ports["alertmanager"] == ["9093:9093"]
+    assert ports["runbooks"] == ["8088:8088"]
     assert ports["grafana"] == ["3000:3000"]
     assert ports["jaeger"] == ["16686:16686"]
     assert "4318:4318" in ports["otel-collector"]
@@ -234,3 +256,146 @@ def test_prometheus_grafana_and_the_collector_get_their_configuration() -> None:
     (exporter,) = pipeline["exporters"]
     assert collector["exporters"][exporter]["endpoint"] == "jaeger:4317"
     assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+
+
+def test_the_alertmanager_config_passes_amtool_and_routes_each_severity() -> None:
+    result = amtool("check-config", str(ALERTMANAGER_CONFIG))
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = {"critical": "pager", "warning": "ticket"}
+    assert {rule["labels"]["severity"] for rule in alerts()} <= set(expected)
+    for severity, receiver in expected.items():
+        routed = amtool(
+            "config",
+            "routes",
+            "test",
+            f"--config.file={ALERTMANAGER_CONFIG}",
+            f"--verify.receivers={receiver}",
+            f"severity={severity}",
+        )
+        assert routed.returncode == 0, routed.stdout + routed.stderr
+        assert routed.stdout.strip() == receiver
+
+
+def test_prometheus_sends_its_alerts_to_the_compose_alertmanager() -> None:
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    (manager,) = config["alerting"]["alertmanagers"]
+    assert manager["static_configs"] == [{"targets": ["alertmanager:9093"]}]
+    services = compose()["services"]
+    alertmanager = services["alertmanager"]
+    assert "--config.file=/etc/alertmanager/alertmanager.yml" in alertmanager["command"]
+    mount = "./deploy/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"
+    assert mount in alertmanager["volumes"]
+    assert services["prometheus"]["depends_on"]["alertmanager"]["condition"] == "service_started"
+    assert "alertmanager-data" in compose()["volumes"]
+
+
+def test_the_runbook_links_are_served_by_the_compose_stack() -> None:
+    runbooks = compose()["services"]["runbooks"]
+    nginx = RUNBOOKS_NGINX.read_text()
+    (root,) = re.findall(r"^\s*root\s+(\S+);", nginx, flags=re.MULTILINE)
+    (port,) = re.findall(r"^\s*listen\s+(\d+);", nginx, flags=re.MULTILINE)
+    assert f"./docs/runbooks:{root}:ro" in runbooks["volumes"]
+    assert "./deploy/runbooks/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in runbooks["volumes"]
+    assert runbooks["ports"] == [f"{port}:{port}"]
+    assert f"http://localhost:{port}/" == RUNBOOK_BASE
+    assert re.search(r"types\s*\{\s*text/plain\s+md;\s*\}", nginx), "markdown shown as text"
+
+
+def test_kafka_keeps_its_data_on_named_volumes() -> None:
+    stack = compose()
+    for n in (1, 2, 3):
+        service = stack["services"][f"kafka-{n}"]
+        log_dirs = service["environment"]["KAFKA_LOG_DIRS"]
+        assert service["volumes"] == [f"kafka-{n}-data:{log_dirs}"]
+        assert f"kafka-{n}-data" in stack["volumes"]
+
+
+def test_the_workers_get_every_kafka_security_setting_and_the_tls_files() -> None:
+    services = compose()["services"]
+    security = {v for v in settings_variables() if v.startswith("LEDGERSTREAM_KAFKA_S")}
+    assert {
+        "LEDGERSTREAM_KAFKA_SSL_CERTIFICATE_LOCATION",
+        "LEDGERSTREAM_KAFKA_SSL_KEY_LOCATION",
+        "LEDGERSTREAM_KAFKA_SSL_KEY_PASSWORD",
+    } <= security
+    for name in ("worker", "init"):
+        service = services[name]
+        assert security <= set(service["environment"]), security - set(service["environment"])
+        for variable in security:
+            assert service["environment"][variable].startswith(f"${{{variable}:-"), variable
+        (mount,) = [v for v in service["volumes"] if "/etc/ledgerstream/tls" in v]
+        assert mount.endswith(":/etc/ledgerstream/tls:ro")
+    assert ".gitignore" in {p.name for p in (DEPLOY / "tls").iterdir()}
+    assert "deploy/tls" in (ROOT / ".dockerignore").read_text().split()
+
+
+def locked_pins(lock: Path) -> dict[str, tuple[str, int]]:
+    """Each package pinned in a lock file: its version and how many hashes it carries."""
+    pins: dict[str, tuple[str, int]] = {}
+    for entry in re.split(r"\n(?=[A-Za-z0-9])", lock.read_text()):
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", entry)
+        if match:
+            pins[canonicalize_name(match[1])] = (match[2], entry.count("--hash=sha256:"))
+    return pins
+
+
+def pyproject() -> dict[str, Any]:
+    import tomllib  # noqa: PLC0415 - only these tests read it
+
+    loaded: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("lock", "groups"),
+    [(LOCK, ("dependencies",)), (DEV_LOCK, ("dependencies", "embedded", "dev"))],
+    ids=["requirements.lock", "requirements-dev.lock"],
+)
+def test_every_dependency_of_pyproject_is_pinned_with_hashes(
+    lock: Path, groups: tuple[str, ...]
+) -> None:
+    project = pyproject()["project"]
+    wanted = [
+        Requirement(text)
+        for group in groups
+        for text in (
+            project["dependencies"]
+            if group == "dependencies"
+            else project["optional-dependencies"][group]
+        )
+    ]
+    pins = locked_pins(lock)
+    stale = []
+    for requirement in wanted:
+        pinned = pins.get(canonicalize_name(requirement.name))
+        if pinned is None or not requirement.specifier.contains(pinned[0], prereleases=True):
+            stale.append(f"{requirement} (locked: {pinned[0] if pinned else 'missing'})")
+    assert not stale, f"run `make lock` and commit {lock.name}: {stale}"
+    unhashed = sorted(name for name, (_, hashes) in pins.items() if hashes == 0)
+    assert not unhashed, f"pins without hashes in {lock.name}: {unhashed}"
+
+
+def test_both_locks_agree_on_every_shared_package() -> None:
+    runtime, dev = locked_pins(LOCK), locked_pins(DEV_LOCK)
+    assert set(runtime) <= set(dev)
+    differ = {
+        name: (runtime[name][0], dev[name][0])
+        for name in runtime
+        if runtime[name][0] != dev[name][0]
+    }
+    assert not differ, f"the image and CI would run different versions: {differ}"
+
+
+def test_the_image_and_make_install_install_from_the_locks() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    assert "COPY requirements.lock" in dockerfile
+    assert re.search(r"pip wheel [^&]*--require-hashes [^&]*-r requirements\.lock", dockerfile)
+    assert re.search(r"pip wheel [^&]*--no-deps [^&]* \.", dockerfile)
+    assert re.search(r"pip install [^&]*--no-index --no-deps /wheels/\*\.whl", dockerfile)
+    makefile = (ROOT / "Makefile").read_text()
+    install = makefile.split("$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    assert "$(DEV_LOCK)" in install.splitlines()[0], "a new lock must reinstall"
+    assert "pip install --quiet --require-hashes -r $(DEV_LOCK)" in install
+    assert "pip install --quiet --no-deps -e ." in install
+    assert re.search(r"^DEV_LOCK\s*:= requirements-dev\.lock$", makefile, flags=re.MULTILINE)
+    assert re.search(r"^lock: .*## ", makefile, flags=re.MULTILINE)

@@ -23,7 +23,7 @@ DESIGN_TOPICS = {
     "acct.ledger-acks",
     "pm.sync-feedback",
     "ledgerstream.dlq",
-    # issue 4: operator actions (replay, redrive); not in DESIGN.md's table yet
+    # issue 4: operator actions (replay, redrive); not in the table of docs/design.md §2 yet
     "ledgerstream.audit",
     # issues 3/4: project events keyed by entity for the worker's stage 2
     "ledgerstream.ledger-events",
