@@ -401,10 +401,13 @@ class LedgerStage:
         source_id = (record.key or b"").decode()
         kind = EVENT_TOPICS[topic][0]
         source = _source(record, kind, source_id, 1, _timestamp(record))
+        known = view.ledger.record(kind, source_id) is not None  # posted here (maybe deleted)
         step = post_deletion(view.ledger, source=source, rule_version=self.rt.rule_version)
         outcome, outputs = self._outputs(view, step, record)
-        # counted where it posted: the copies elsewhere are not separate records
-        return (Outcome.ROUTED if outcome is Outcome.SKIPPED else outcome), outputs
+        # counted where its record was posted (read again by a replay: skipped there);
+        # the copies elsewhere are not separate records
+        skipped_elsewhere = outcome is Outcome.SKIPPED and not known
+        return (Outcome.ROUTED if skipped_elsewhere else outcome), outputs
 
     def _outputs(
         self, view: _View, step: Step, record: SourceRecord, live: PostedRecord | None = None
