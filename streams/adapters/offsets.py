@@ -110,7 +110,7 @@ class GroupOffsets:
         return GroupState(self.group, description.state.name, members)
 
     def heartbeats(self, topic: str, since_ms: int) -> Iterator[Heartbeat]:
-        """Yield the heartbeat canaries workers of the group produced on ``topic`` since ``since_ms``.
+        """Yield the canaries workers of the group produced on ``topic`` since ``since_ms``.
 
         Every ledgerstream worker produces a canary per partition of the event topic
         on a timer, keyed ``__ledgerstream-heartbeat__/<app id>@<host>/<partition>``
