@@ -177,6 +177,12 @@ class GroupOffsets:
         found = self._list_offsets(dict.fromkeys(partitions, earliest))
         return {tp: max(offset, 0) for tp, offset in found.items()}
 
+    def latest(self, partitions: Sequence[Partition]) -> dict[Partition, int]:
+        """Return each partition's end as listed (on the embedded broker: see ``log_ends``)."""
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        found = self._list_offsets(dict.fromkeys(partitions, latest))
+        return {tp: max(offset, 0) for tp, offset in found.items()}
+
     def offsets_at(
         self, partitions: Sequence[Partition], at_ms: int
     ) -> dict[Partition, int | None]:
