@@ -3,8 +3,8 @@
 A replay makes the worker read records again from an earlier offset. What that
 does and does not do (docs/runbooks/replay.md): every command id is a UUID5 of
 the source record and rule version, so a replayed record produces the same
-commands with the same ids; the sink dedups on ``command_id``. Until the
-posted-records table lands, a replay re-sends those identical commands.
+commands with the same ids, and stage 2's posted-records table finds them posted:
+under the same rule version a replay sends none of them again.
 
 The steps: plan (committed, earliest and target offset of every partition),
 print the plan as a table, refuse if a worker of the group still runs or if a
