@@ -340,10 +340,12 @@ def _wire_operations(app: faust.App, rt: Runtime, settings: Settings) -> None:
     known_topics = {rt.topic(name) for name in (*EVENT_TOPICS, route.LEDGER_TOPIC)} | {
         rt.topic(name) for name in reference.REFERENCE_TOPICS
     }
+    specs = {spec.name: spec for spec in load_topic_specs(settings.topics_file)}
+    canary_partitions = range(specs[HEARTBEAT_TOPIC].partitions)
+    stage_two = rt.topic(route.LEDGER_TOPIC)
 
     if settings.heartbeat_interval_seconds > 0:
-        specs = {spec.name: spec for spec in load_topic_specs(settings.topics_file)}
-        partitions = range(specs[HEARTBEAT_TOPIC].partitions)
+        partitions = canary_partitions
         canary_topic = app.topic(rt.topic(HEARTBEAT_TOPIC))
         sequence = itertools.count(1)
 
@@ -351,7 +353,11 @@ def _wire_operations(app: faust.App, rt: Runtime, settings: Settings) -> None:
         async def send_heartbeats() -> None:
             try:
                 canaries = heartbeat.canaries(
-                    partitions, origin=rt.processor, sequence=next(sequence), now=datetime.now(UTC)
+                    partitions,
+                    origin=rt.processor,
+                    sequence=next(sequence),
+                    now=datetime.now(UTC),
+                    interval_seconds=settings.heartbeat_interval_seconds,
                 )
                 for canary in canaries:
                     headers = canary.headers
@@ -387,7 +393,16 @@ def _wire_operations(app: faust.App, rt: Runtime, settings: Settings) -> None:
         # Positions and canary ages of partitions now owned elsewhere are stale.
         for key in set(rt.positions) - ours:
             del rt.positions[key]
-        metrics.heartbeat_ages.retain({(rt.logical(t), p) for t, p in ours})
+        # A canary's age is taken in stage 2, on the partition of its source partition.
+        owned = {partition for topic, partition in ours if topic == stage_two}
+        count = specs[route.LEDGER_TOPIC].partitions
+        metrics.heartbeat_ages.retain(
+            {
+                (HEARTBEAT_TOPIC, p)
+                for p in canary_partitions
+                if heartbeat.ledger_partition(p, count) in owned
+            }
+        )
 
     # mode's Signal.connect is typed narrower than the receivers it calls.
     app.on_partitions_assigned.connect(cast(Any, count_rebalance))

@@ -22,6 +22,7 @@ confluent-kafka error::
      |    +-- TopicMismatchError            TOPIC_MISMATCH
      |    +-- TopicsFileError               INVALID_TOPICS_FILE (field)
      |    +-- SyntheticMarkError            INVALID_SYNTHETIC_MARK (field)
+     |    +-- HeartbeatError                HEARTBEAT_FAILED (a canary, never dead-lettered)
      +-- TransientError                                       -> retry, then DLQ
           +-- RegistryUnavailableError      SCHEMA_REGISTRY_UNAVAILABLE
           +-- KafkaAdminError               KAFKA_ERROR         (kafka_code)
@@ -45,6 +46,7 @@ __all__ = [
     "BrokerStartError",
     "BrokerUnreachableError",
     "DecodeError",
+    "HeartbeatError",
     "JsonFormError",
     "KafkaAdminError",
     "ProduceError",
@@ -199,6 +201,12 @@ class SyntheticMarkError(PermanentError):
     """A record carries one mark of a heartbeat canary but not the other (header, key prefix)."""
 
     code: ClassVar[str] = "INVALID_SYNTHETIC_MARK"
+
+
+class HeartbeatError(PermanentError):
+    """A heartbeat canary did not post (counted in ``ledgerstream_heartbeat_failures_total``)."""
+
+    code: ClassVar[str] = "HEARTBEAT_FAILED"
 
 
 class ProduceError(TransientError):

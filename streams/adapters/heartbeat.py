@@ -1,18 +1,25 @@
-"""Heartbeat canaries: synthetic time entries that travel the whole pipeline, never the sink.
+"""Heartbeat canaries: synthetic time entries that travel both stages to the shadow sink.
 
 Every worker produces one canary per partition of ``pm.time-entries`` on a
-timer. A canary is consumed, decoded, validated and posted like any time entry,
-against a reference book of its own (a synthetic entity, customer, project and
-employee that exist in no topic), and its commands are encoded; then they are
-dropped: a canary reaches neither ``acct.ledger-commands`` nor the dead-letter
-topic. What it leaves is ``ledgerstream_heartbeat_age_seconds``: a silent stall
-shows as a growing age.
+timer. A canary is consumed, decoded and validated like any time entry; stage 1
+routes it to its entity (a synthetic one, in no topic) and forwards it to the
+stage-2 partition of its own source partition (:func:`ledger_partition`), so every
+partition of both stages is proved; stage 2 posts it against a reference book of
+its own (:func:`canary_book`) and an empty posted-records table
+(:func:`post_canary`: nothing is written to the table) and sends its commands to
+``acct.ledger-commands.shadow`` only: never to the real sink, never to the
+dead-letter topic, no sync feedback. Only then is its age taken:
+``ledgerstream_heartbeat_age_seconds`` measures the whole path, and a silent stall
+of either stage shows as a growing age.
 
 A canary carries two marks, and a record must carry both or neither: the header
 ``ledgerstream-synthetic: 1`` and a key starting with
-``__ledgerstream-heartbeat__/``. Other consumers of the topic can filter on
-either. A record with only one mark is dead-lettered (``INVALID_SYNTHETIC_MARK``)
-rather than guessed at.
+``__ledgerstream-heartbeat__/``. Other consumers of the topic (and of the shadow
+topic, whose canary commands keep the header) can filter on either. A record
+with only one mark is dead-lettered (``INVALID_SYNTHETIC_MARK``) rather than
+guessed at. A canary also carries its worker's heartbeat interval
+(``ledgerstream-heartbeat-interval``, seconds), so that tools judging whether a
+worker runs (``replay``) use the workers' interval, not their own settings.
 """
 
 from __future__ import annotations
@@ -25,8 +32,11 @@ from decimal import Decimal
 from typing import Any, Final
 
 from streams.adapters.dlq import Headers, SourceRecord
-from streams.adapters.exceptions import SyntheticMarkError
+from streams.adapters.exceptions import HeartbeatError, SyntheticMarkError
+from streams.domain.commands import PostLedgerEntry, SourceRef
 from streams.domain.events import TimeEntryRecorded
+from streams.domain.posted import PostedLedger
+from streams.domain.posting import SourceEvent, post_event
 from streams.domain.reference import (
     Customer,
     Employee,
@@ -35,19 +45,26 @@ from streams.domain.reference import (
     ProjectKind,
     ReferenceBook,
 )
+from streams.domain.rules.outcome import Posted
 
 __all__ = [
     "CANARY_ID",
+    "INTERVAL_HEADER",
     "KEY_PREFIX",
     "SYNTHETIC_HEADER",
     "Canary",
     "canaries",
     "canary_book",
+    "interval_of",
     "is_synthetic",
+    "ledger_partition",
+    "post_canary",
     "produced_at",
 ]
 
 SYNTHETIC_HEADER: Final = "ledgerstream-synthetic"
+#: Seconds between the producing worker's canary rounds (its heartbeat interval setting).
+INTERVAL_HEADER: Final = "ledgerstream-heartbeat-interval"
 KEY_PREFIX: Final = "__ledgerstream-heartbeat__/"
 #: The id of the canary's entity, customer, project and employee (in no topic).
 CANARY_ID: Final = "__ledgerstream-heartbeat__"
@@ -90,6 +107,51 @@ def produced_at(record: SourceRecord, clock: Any = time.time) -> float:
     if record.timestamp_ms is None:
         return float(clock())
     return record.timestamp_ms / 1000
+
+
+def interval_of(record: SourceRecord) -> float | None:
+    """Return the heartbeat interval (s) of the canary's worker; None if not carried."""
+    for key, value in record.headers:
+        if key == INTERVAL_HEADER and value is not None:
+            try:
+                interval = float(value)
+            except ValueError:
+                return None
+            return interval if interval > 0 else None
+    return None
+
+
+def ledger_partition(source_partition: int, partitions: int) -> int:
+    """Return the stage-2 partition a canary of ``source_partition`` goes through.
+
+    Canaries of every source partition share one entity, so by key they would all
+    prove a single stage-2 partition: spread by source partition instead.
+    """
+    return source_partition % partitions
+
+
+def post_canary(
+    event: SourceEvent, book: ReferenceBook, *, source: SourceRef, rule_version: str
+) -> tuple[PostLedgerEntry, ...]:
+    """Post a canary with the real rules against an empty table; return its commands.
+
+    Nothing of a canary is kept in the posted-records table (every canary is a new
+    entry: the table would grow by one row per partition and round).
+
+    Raises:
+        HeartbeatError: The rule did not post the canary (held or skipped).
+
+    """
+    step = post_event(
+        PostedLedger.over(_nothing), event, book, source=source, rule_version=rule_version
+    )
+    if not isinstance(step.outcome, Posted) or not step.outcome.commands:
+        raise HeartbeatError(f"canary {source.id} was not posted: {step.outcome!r}")
+    return step.outcome.commands
+
+
+def _nothing(_name: str, _key: str) -> None:
+    return None
 
 
 def canary_book() -> ReferenceBook:
@@ -167,7 +229,12 @@ def _canary_entry(entry_id: str, now: datetime) -> dict[str, Any]:
 
 
 def canaries(
-    partitions: Sequence[int], *, origin: str, sequence: int, now: datetime
+    partitions: Sequence[int],
+    *,
+    origin: str,
+    sequence: int,
+    now: datetime,
+    interval_seconds: float | None = None,
 ) -> list[Canary]:
     """One canary per partition, from the worker ``origin``, for heartbeat ``sequence``.
 
@@ -176,9 +243,13 @@ def canaries(
         origin: The producing worker (part of the key, so canaries are traceable).
         sequence: Increasing number of this round of heartbeats.
         now: The canary's event time (aware); its age is measured from here.
+        interval_seconds: The worker's heartbeat interval, carried in
+            ``ledgerstream-heartbeat-interval`` (None: not carried).
 
     """
     headers: Headers = [(SYNTHETIC_HEADER, b"1")]
+    if interval_seconds is not None:
+        headers.append((INTERVAL_HEADER, f"{interval_seconds:g}".encode()))
     result = []
     for partition in partitions:
         key = f"{KEY_PREFIX}{origin}/{partition}"

@@ -246,3 +246,73 @@ def first_offsets_at(
     finally:
         consumer.close()
     return found
+
+
+def log_ends(
+    client_config: Mapping[str, str],
+    starts: Mapping[tuple[str, int], tuple[int, int]],
+    *,
+    max_seconds: float = 30.0,
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """Find each partition's exact end and how many real records lie between a position and it.
+
+    ``starts`` maps a partition to ``(listed end, from)``: the end ``list_offsets``
+    answered and the offset from which to count records (a group's committed
+    offset). On the embedded broker the listed end is the last batch's base
+    offset + 1 (docs/embedded-broker.md): the partition is read from
+    ``min(from, listed end - 1)`` until the consumer reaches the end of the last
+    fetch, whose high watermark is exact; on Apache Kafka that reads at most the
+    records counted. Heartbeat canaries (header ``ledgerstream-synthetic``) are not
+    counted.
+
+    Returns:
+        Per partition ``(exact end, real records at or after from)``.
+
+    """
+    found: dict[tuple[str, int], tuple[int, int]] = {}
+    pending: dict[tuple[str, int], int] = {}
+    for tp, (listed, start) in starts.items():
+        begin = max(0, min(start, listed - 1))
+        if listed <= 0 or begin >= listed:
+            found[tp] = (max(listed, 0), 0)
+        else:
+            found[tp] = (listed, 0)
+            pending[tp] = begin
+    if not pending:
+        return found
+    consumer = Consumer(
+        {
+            **client_config,
+            "group.id": "ledgerstream-status",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "logger": _log,
+        }
+    )
+    try:
+        consumer.assign([ConfluentTopicPartition(t, p, o) for (t, p), o in pending.items()])
+        deadline = time.monotonic() + max_seconds
+        while pending:
+            if time.monotonic() > deadline:
+                raise KafkaAdminError(
+                    f"end not reached within {max_seconds:.0f}s: {sorted(pending)}"
+                )
+            for message in consumer.consume(500, timeout=0.2):
+                tp = (cast(str, message.topic()), cast(int, message.partition()))
+                error = message.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        raise KafkaAdminError.from_kafka(KafkaException(error), "read")
+                    pending.pop(tp, None)
+                    continue
+                if tp not in pending:
+                    continue
+                offset = cast(int, message.offset())
+                end, real = found[tp]
+                headers = cast(list[tuple[str, bytes]], message.headers() or [])
+                synthetic = any(key == "ledgerstream-synthetic" for key, _ in headers)
+                counted = offset >= starts[tp][1] and not synthetic
+                found[tp] = (max(end, offset + 1), real + (1 if counted else 0))
+    finally:
+        consumer.close()
+    return found

@@ -186,6 +186,13 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.caught_up = Gauge(
+            "ledgerstream_caught_up",
+            "1 while this worker has processed every record of the assigned partition up to "
+            "the high watermark of its last fetch (exact, also on the embedded broker).",
+            ["topic", "partition"],
+            registry=r,
+        )
         self.assigned_partitions = Gauge(
             "ledgerstream_assigned_partitions",
             "Partitions assigned to this worker by the consumer group.",
@@ -298,12 +305,14 @@ class Metrics:
             self.reference_records.labels(table=table).set(size)
 
     def set_consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
-        """Publish the lag of each assigned partition; forget partitions no longer assigned."""
+        """Publish the lag (and caught up) of each assigned partition; forget the others."""
         current = {(topic, str(partition)): lag for (topic, partition), lag in lags.items()}
         for labels in self._lag_labels() - current.keys():
             self.consumer_lag.remove(*labels)
+            self.caught_up.remove(*labels)
         for (topic, partition), lag in current.items():
             self.consumer_lag.labels(topic=topic, partition=partition).set(lag)
+            self.caught_up.labels(topic=topic, partition=partition).set(1 if lag == 0 else 0)
 
     def _lag_labels(self) -> set[tuple[str, str]]:
         return {

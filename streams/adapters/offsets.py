@@ -19,7 +19,7 @@ The embedded broker (Tansu) needs two allowances, both measured (docs/embedded-b
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -34,7 +34,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-d
 
 from streams.adapters.exceptions import KafkaAdminError
 from streams.adapters.group_member import commit_as_member
-from streams.adapters.heartbeat import KEY_PREFIX, SYNTHETIC_HEADER
+from streams.adapters.heartbeat import KEY_PREFIX, SYNTHETIC_HEADER, interval_of
 from streams.adapters.kafka_io import first_offsets_at, read_topics
 
 __all__ = ["GroupOffsets", "GroupState", "Heartbeat", "ResetPath"]
@@ -66,10 +66,15 @@ class GroupState:
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """A heartbeat canary a worker of the group produced (its key names the worker)."""
+    """A heartbeat canary a worker of the group produced (its key names the worker).
+
+    ``interval_seconds``: the heartbeat interval that worker runs with, as its
+    canary carries it (None: a canary of a version that did not carry it).
+    """
 
     key: str
     timestamp_ms: int
+    interval_seconds: float | None = None
 
 
 class ResetPath(StrEnum):
@@ -104,27 +109,30 @@ class GroupOffsets:
         )
         return GroupState(self.group, description.state.name, members)
 
-    def recent_heartbeat(self, topic: str, since_ms: int) -> Heartbeat | None:
-        """Find a heartbeat canary a worker of the group produced on ``topic`` since ``since_ms``.
+    def heartbeats(self, topic: str, since_ms: int) -> Iterator[Heartbeat]:
+        """Yield the canaries workers of the group produced on ``topic`` since ``since_ms``.
 
         Every ledgerstream worker produces a canary per partition of the event topic
         on a timer, keyed ``__ledgerstream-heartbeat__/<app id>@<host>/<partition>``
-        (:mod:`streams.adapters.heartbeat`); the app id is the group. A recent one
-        means a worker of the group is running, whatever the broker's group
-        description says (the embedded broker lists no members, running or not).
+        and carrying its interval (:mod:`streams.adapters.heartbeat`); the app id is
+        the group. A recent one means a worker of the group is running, whatever the
+        broker's group description says (the embedded broker lists no members,
+        running or not). Stop iterating as soon as one is proof enough.
         """
         prefix = f"{KEY_PREFIX}{self.group}@".encode()
         records = read_topics(
             self._client, [topic], idle_seconds=1.0, max_seconds=30.0, since_ms=since_ms
         )
-        for record in records:
-            marked = any(key == SYNTHETIC_HEADER for key, _ in record.headers)
-            stamp = record.timestamp_ms
-            ours = record.key is not None and record.key.startswith(prefix)
-            if marked and ours and stamp is not None and stamp >= since_ms:
-                records.close()  # one is proof enough (a live worker never lets the topic idle)
-                return Heartbeat((record.key or b"").decode(errors="replace"), stamp)
-        return None
+        try:
+            for record in records:
+                marked = any(key == SYNTHETIC_HEADER for key, _ in record.headers)
+                stamp = record.timestamp_ms
+                ours = record.key is not None and record.key.startswith(prefix)
+                if marked and ours and stamp is not None and stamp >= since_ms:
+                    key = (record.key or b"").decode(errors="replace")
+                    yield Heartbeat(key, stamp, interval_of(record))
+        finally:
+            records.close()
 
     def partitions(self, topics: Iterable[str]) -> list[Partition]:
         """Every partition of the topics, in order.
@@ -167,6 +175,12 @@ class GroupOffsets:
         """Return the earliest offset still held by each partition (its log start)."""
         earliest = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
         found = self._list_offsets(dict.fromkeys(partitions, earliest))
+        return {tp: max(offset, 0) for tp, offset in found.items()}
+
+    def latest(self, partitions: Sequence[Partition]) -> dict[Partition, int]:
+        """Return each partition's end as listed (on the embedded broker: see ``log_ends``)."""
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        found = self._list_offsets(dict.fromkeys(partitions, latest))
         return {tp: max(offset, 0) for tp, offset in found.items()}
 
     def offsets_at(

@@ -38,6 +38,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from streams.adapters.dlq import SourceRecord
+from streams.adapters.heartbeat import post_canary
 from streams.adapters.metrics import Outcome
 from streams.adapters.parking import Parked, decode_queue, encode_queue
 from streams.agents.records import source_record
@@ -370,6 +371,8 @@ class LedgerStage:
                 raise waiting
             return self._post(view, event, record, routed_key)
         except _ParkingError as parking:
+            if self.rt.synthetic:  # a canary never waits: a heartbeat failure
+                raise parking.error from parking
             return self._park(
                 view, name, record, routed_key=routed_key, previous=previous, parking=parking
             )
@@ -390,6 +393,9 @@ class LedgerStage:
             raise _ParkingError(error, PAUSED, paused=True)
         kind, source_id, version = identity(event)
         source = _source(record, kind, source_id, version, event.recorded_at)
+        if rt.synthetic:  # a canary: posted against no table, its commands to the shadow only
+            commands = post_canary(event, book, source=source, rule_version=rt.rule_version)
+            return Outcome.SYNTHETIC, [rt.command_output(c, record, Sink.SHADOW) for c in commands]
         try:
             step = post_event(view.ledger, event, book, source=source, rule_version=rt.rule_version)
         except TransientError as exc:
@@ -401,10 +407,13 @@ class LedgerStage:
         source_id = (record.key or b"").decode()
         kind = EVENT_TOPICS[topic][0]
         source = _source(record, kind, source_id, 1, _timestamp(record))
+        known = view.ledger.record(kind, source_id) is not None  # posted here (maybe deleted)
         step = post_deletion(view.ledger, source=source, rule_version=self.rt.rule_version)
         outcome, outputs = self._outputs(view, step, record)
-        # counted where it posted: the copies elsewhere are not separate records
-        return (Outcome.ROUTED if outcome is Outcome.SKIPPED else outcome), outputs
+        # counted where its record was posted (read again by a replay: skipped there);
+        # the copies elsewhere are not separate records
+        skipped_elsewhere = outcome is Outcome.SKIPPED and not known
+        return (Outcome.ROUTED if skipped_elsewhere else outcome), outputs
 
     def _outputs(
         self, view: _View, step: Step, record: SourceRecord, live: PostedRecord | None = None

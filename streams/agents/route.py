@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from streams.adapters.dlq import SourceRecord
+from streams.adapters.heartbeat import ledger_partition
 from streams.adapters.metrics import Outcome
 from streams.agents.runtime import Deliver, Handled, Output, Runtime
 from streams.domain.exceptions import TransientError
@@ -94,6 +95,9 @@ def handle_route(rt: Runtime, record: SourceRecord, partitions: int) -> Handled:
         entity = ledger_key(decode_event(rt, record), rt.current_book)
     except TransientError:  # its project unknown yet, or the registry down: stage 2 parks it
         return Outcome.ROUTED, [forward(rt, record, record.key)]
+    if rt.synthetic:  # a canary proves the stage-2 partition of its own source partition
+        to = ledger_partition(record.partition, partitions)
+        return Outcome.ROUTED, [forward(rt, record, entity.encode(), to)]
     return Outcome.ROUTED, [forward(rt, record, entity.encode())]
 
 

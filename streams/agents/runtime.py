@@ -6,7 +6,9 @@ letter carrying the original bytes, so Faust never acks a record that vanished.
 
 ``process`` is also where every record is measured and traced: its span (when
 tracing is on), its outcome and processing time, its end-to-end latency, and
-the heartbeat canaries, whose outputs it drops so they reach no sink.
+the heartbeat canaries: of a canary's outputs it keeps only the forward to stage 2
+and, in stage 2, its commands to the shadow topic (``_canary``), where its age is
+taken; a canary's command never goes to the real sink (``command_output``).
 
 The control toggles (``streams.domain.toggles``) live here too: ``command_output``
 sends each command to the accounting sink or its shadow topic by ``sink_for``, and
@@ -177,8 +179,7 @@ class Runtime:
                 outcome, outputs = Outcome.DEAD_LETTERED, [self.dead_letter(record, exc, span)]
         else:
             if self._synthetic:
-                outcome, outputs = Outcome.SYNTHETIC, []
-                self.metrics.heartbeat_ages.seen(topic, record.partition, produced_at(record))
+                outcome, outputs = self._canary(topic, record, outcome, outputs)
             else:
                 for action in self._actions:
                     self.metrics.count_command(action)
@@ -189,6 +190,27 @@ class Runtime:
         if outcome not in UNCOUNTED:  # a record is counted where it ends (stage 2)
             self.metrics.count_event(topic, outcome, perf_counter() - started)
         return outputs
+
+    def _canary(
+        self, topic: str, record: SourceRecord, outcome: Outcome, outputs: list[Output]
+    ) -> Handled:
+        """Keep what carries a canary on, drop the rest; take its age once it reached the end.
+
+        Stage 1 forwards it to stage 2 (``routed``, kept, not counted); stage 2's
+        commands go to the shadow topic, and only a canary that got there counts
+        (``synthetic``) and refreshes the heartbeat age. Anything else (feedback, a
+        dead letter) is dropped.
+        """
+        if outcome is Outcome.ROUTED:
+            return outcome, outputs
+        shadow = self.topic(SHADOW_TOPIC)
+        commands = [output for output in outputs if output.topic == shadow]
+        if commands:
+            self.metrics.heartbeat_ages.seen(topic, record.partition, produced_at(record))
+        else:
+            self.metrics.heartbeat_failures.inc()
+            _log.warning("heartbeat canary on %s ended %s without a command", topic, outcome)
+        return Outcome.SYNTHETIC, commands
 
     @staticmethod
     def _start_span(tracer: RecordTracer, record: SourceRecord, topic: str) -> RecordSpan | None:
@@ -202,6 +224,11 @@ class Runtime:
     def traced(self, headers: Headers) -> Headers:
         """Headers of an output of the record in process, carrying its span (when tracing)."""
         return headers if self._span is None else traced_headers(headers, self._span)
+
+    @property
+    def synthetic(self) -> bool:
+        """True while the record in process is a heartbeat canary."""
+        return self._synthetic
 
     @property
     def current_book(self) -> ReferenceBook:
@@ -228,7 +255,8 @@ class Runtime:
         self._event_time = command.source.event_time
         if sink is None:
             sink = sink_for(command, self.toggles)
-        topic = COMMANDS_TOPIC if sink is Sink.REAL else SHADOW_TOPIC
+        real = sink is Sink.REAL and not self._synthetic  # a canary never reaches the sink
+        topic = COMMANDS_TOPIC if real else SHADOW_TOPIC
         return Output(self.topic(topic), command.entity_id.encode(), value, headers)
 
     def decode(self, logical_topic: str, record: SourceRecord, model: type[M]) -> M:

@@ -11,6 +11,7 @@
     ledgerstream replay --group G --to-...       replay by consumer-group offset reset
     ledgerstream toggle set|list                 kill switch, pilot, dry-run
     ledgerstream parked                          records held back by stage 2, and why
+    ledgerstream status                          has the group caught up? lag per partition
 
 Adding a command:
 
@@ -57,6 +58,7 @@ from streams.cli import (
     produce,
     replay,
     schemas,
+    status,
     toggle,
     topics,
     worker,
@@ -89,6 +91,7 @@ COMMANDS: tuple[click.Command, ...] = (
     replay.command,
     toggle.command,
     parked.command,
+    status.command,
 )
 
 LOG_LEVELS = ("debug", "info", "warning", "error")

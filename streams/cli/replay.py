@@ -71,7 +71,8 @@ def worker_input_topics() -> list[str]:
     type=click.FloatRange(min=0),
     metavar="S",
     help="a heartbeat canary of the group younger than S seconds means a worker runs "
-    "(0: do not look)  [default: 3 x LEDGERSTREAM_HEARTBEAT_INTERVAL_SECONDS]",
+    "(0: do not look)  [default: 3 x the heartbeat interval each worker runs with, which "
+    "its canaries carry; canaries of the last 15 minutes are read]",
 )
 @operator_option()
 @pass_cluster_settings
@@ -128,14 +129,11 @@ def command(
         dry_run=dry_run,
         allow_forward=allow_forward,
     )
-    window = heartbeat_window
-    if window is None:
-        window = 3 * settings.heartbeat_interval_seconds
     return run_replay(
         settings,
         request,
         audit_operator(operator),
         sys.stdout,
         heartbeat_topic=HEARTBEAT_TOPIC,
-        heartbeat_window_seconds=window,
+        heartbeat_window_seconds=heartbeat_window,
     )

@@ -3,8 +3,8 @@
 A replay makes the worker read records again from an earlier offset. What that
 does and does not do (docs/runbooks/replay.md): every command id is a UUID5 of
 the source record and rule version, so a replayed record produces the same
-commands with the same ids; the sink dedups on ``command_id``. Until the
-posted-records table lands, a replay re-sends those identical commands.
+commands with the same ids, and stage 2's posted-records table finds them posted:
+under the same rule version a replay sends none of them again.
 
 The steps: plan (committed, earliest and target offset of every partition),
 print the plan as a table, refuse if a worker of the group still runs or if a
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from streams.adapters.audit import AUDIT_TOPIC, AuditLog
 from streams.adapters.exceptions import KafkaAdminError
@@ -175,10 +175,27 @@ def render_plan(moves: list[PlannedMove], logical: Callable[[str], str], out: Te
         )
 
 
+#: How far back ``replay`` looks for canaries when no window is given: a worker whose
+#: canary is younger than 3 x its own interval runs, so intervals up to 5 minutes.
+LOOKBACK_SECONDS: Final = 900.0
+#: The window of a canary that does not carry its interval (an older worker): 3 x the
+#: default interval.
+UNKNOWN_INTERVAL_SECONDS: Final = 10.0
+
+
 def _check_no_worker(
-    offsets: GroupOffsets, heartbeat_topic: str | None, window_seconds: float
+    offsets: GroupOffsets,
+    heartbeat_topic: str | None,
+    window_seconds: float | None,
+    *,
+    clock: Callable[[], float] = time.time,
 ) -> None:
-    """Refuse while the group has a member, or a worker of it sent a heartbeat lately."""
+    """Refuse while the group has a member, or a worker of it sent a heartbeat lately.
+
+    ``window_seconds`` None: each canary is judged by the interval its own worker
+    runs with (it carries it): younger than 3 x that interval means running. A
+    number: a canary younger than that many seconds means running (0: don't look).
+    """
     state = offsets.describe()
     if state.active:
         members = ", ".join(state.members) or "none listed"
@@ -186,21 +203,25 @@ def _check_no_worker(
             f"group {state.group} is {state.state} with active members ({members}): "
             "stop every worker of the group first"
         )
-    if heartbeat_topic is None or window_seconds <= 0:
+    if heartbeat_topic is None or window_seconds == 0:
         _log.warning(
             "heartbeat check off: only describe_consumer_groups guards against a running "
             "worker (the embedded broker lists no members)"
         )
         return
-    since_ms = int((time.time() - window_seconds) * 1000)
-    beat = offsets.recent_heartbeat(heartbeat_topic, since_ms)
-    if beat is not None:
-        age = max(0.0, time.time() - beat.timestamp_ms / 1000)
-        raise GroupActiveError(
-            f"a worker of group {offsets.group} is running: it sent a heartbeat canary "
-            f"{age:.0f}s ago ({beat.key}); stop every worker of the group and wait "
-            f"{window_seconds:.0f}s"
-        )
+    now = clock()
+    lookback = LOOKBACK_SECONDS if window_seconds is None else window_seconds
+    for beat in offsets.heartbeats(heartbeat_topic, int((now - lookback) * 1000)):
+        window = window_seconds
+        if window is None:
+            window = 3 * (beat.interval_seconds or UNKNOWN_INTERVAL_SECONDS)
+        age = max(0.0, now - beat.timestamp_ms / 1000)
+        if age < window:
+            raise GroupActiveError(
+                f"a worker of group {offsets.group} is running: it sent a heartbeat canary "
+                f"{age:.0f}s ago ({beat.key}); stop every worker of the group and wait "
+                f"{window - age:.0f}s more"
+            )
 
 
 def run_replay(
@@ -210,7 +231,7 @@ def run_replay(
     out: TextIO,
     *,
     heartbeat_topic: str | None,
-    heartbeat_window_seconds: float,
+    heartbeat_window_seconds: float | None = None,
 ) -> int:
     """Plan, show, check and apply a replay; write its audit record. Return the exit code.
 
@@ -221,7 +242,8 @@ def run_replay(
         out: Where the plan and result are printed.
         heartbeat_topic: Logical topic carrying the workers' heartbeat canaries
             (the liveness check; None: describe_consumer_groups only).
-        heartbeat_window_seconds: How recent a canary means a running worker.
+        heartbeat_window_seconds: How recent a canary means a running worker (None:
+            3 x the interval its worker runs with, which the canary carries; 0: no check).
 
     Raises:
         GroupActiveError: A worker of the group is running (nothing changed).

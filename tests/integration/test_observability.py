@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
+from streams.adapters.dlq import SourceRecord
+from streams.adapters.heartbeat import CANARY_ID, SYNTHETIC_HEADER
 from streams.agents.route import LEDGER_TOPIC
 from streams.demo.worker import WorkerProcess
 from tests.integration.conftest import Stack
@@ -161,6 +164,63 @@ def test_prometheus_sees_the_throughput_dlq_and_latency_of_a_running_worker(
         }
         firing = [a for a in prometheus.api("alerts")["alerts"] if a["state"] == "firing"]
         assert firing == []
+
+
+def canary_ages(worker: WorkerProcess) -> dict[int, float]:
+    """``ledgerstream_heartbeat_age_seconds`` of the time-entry topic, by partition."""
+    return {
+        int(dict(labels)["partition"]): value
+        for (name, labels), value in worker.metrics().items()
+        if name == "ledgerstream_heartbeat_age_seconds" and ("topic", ENTRIES) in labels
+    }
+
+
+def is_synthetic(record: SourceRecord) -> bool:
+    return (SYNTHETIC_HEADER, b"1") in record.headers
+
+
+def test_a_heartbeat_canary_goes_through_both_stages_to_the_shadow_sink_only(
+    stack: Stack,
+) -> None:
+    publish_reference(stack)
+    worker = stack.worker(LEDGERSTREAM_HEARTBEAT_INTERVAL_SECONDS="1")
+    worker.wait_ready()
+    stack.publish(ENTRIES, "TE-REAL", fresh_entry("TE-REAL"))
+    stack.flush()
+    stack.wait_outcome(worker, ENTRIES, "posted", 1)
+
+    deadline = time.monotonic() + 60
+    while len(canary_ages(worker)) < 6 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    first = canary_ages(worker)
+    assert sorted(first) == list(range(6)), worker.tail()
+    time.sleep(3)
+    later = canary_ages(worker)
+    # the age is taken where the canary ends (stage 2): it keeps being refreshed
+    assert all(later[p] < 3 for p in range(6)), later
+    synthetic = worker.metrics()[
+        ("ledgerstream_events_consumed_total", (("outcome", "synthetic"), ("topic", ENTRIES)))
+    ]
+    assert synthetic >= 6
+
+    shadow = [r for r in stack.read("acct.ledger-commands.shadow", idle=1.0) if is_synthetic(r)]
+    commands = [stack.codec.decode("acct.ledger-commands", r.value).record for r in shadow]
+    assert commands, "no canary command on the shadow topic"
+    assert {c["entity_id"] for c in commands} == {CANARY_ID}
+    assert {c["source"]["partition"] for c in commands} == set(range(6))  # every partition
+    # every stage-2 partition carried a canary
+    routed = [r for r in stack.read(LEDGER_TOPIC, idle=1.0) if is_synthetic(r)]
+    assert {r.partition for r in routed} == set(range(6))
+    # nothing synthetic on the real sink, the dead-letter topic or the feedback topic
+    real = stack.read("acct.ledger-commands", idle=1.0)
+    assert real, "the real entry posted"
+    assert not [r for r in real if is_synthetic(r)]
+    assert CANARY_ID not in {
+        stack.codec.decode("acct.ledger-commands", r.value).record["entity_id"] for r in real
+    }
+    for topic in ("ledgerstream.dlq", "pm.sync-feedback"):
+        assert not [r for r in stack.read(topic, idle=1.0) if is_synthetic(r)], topic
+    assert worker.metrics()[("ledgerstream_heartbeat_failures_total", ())] == 0
 
 
 def test_dashboard_and_alert_rules_use_only_metrics_the_worker_exports(stack: Stack) -> None:

@@ -118,10 +118,29 @@ def test_replay_to_earliest_after_a_complete_run_posts_no_new_command_ids(stack:
     assert set(second_run) == set(first_run)  # zero new distinct command ids
     assert set(second_run.values()) == {1}  # nothing re-sent: the table knew them all
     assert again.events_consumed("pm.time-entries")["skipped"] == 2 * WAVE
+    # the worker says it caught up on every partition it owns (lag to the exact end)
+    deadline = time.monotonic() + 30
+    caught_up: dict[Any, float] = {}
+    while time.monotonic() < deadline:
+        caught_up = {
+            labels: v
+            for (name, labels), v in again.metrics().items()
+            if name == "ledgerstream_caught_up"
+        }
+        if len(caught_up) >= 6 and all(v == 1 for v in caught_up.values()):
+            break
+        time.sleep(0.5)
+    assert len(caught_up) >= 6
+    assert all(v == 1 for v in caught_up.values()), caught_up
 
     again.stop()
     time.sleep(3.5)
     before = committed(stack)
+    done = stack.cli("status", "--json", "--idle", "0.5")
+    assert done.code == 0, done.out + done.err
+    report = json.loads(done.out)
+    assert (report["caught_up"], report["lag"]) == (True, 0)
+    assert len(report["partitions"]) == len(before) + 6  # and the six of stage 2
 
     # --to-datetime: each time-entries partition to its first record at or after `middle`
     middle_ms = int(middle.timestamp() * 1000)
@@ -135,6 +154,11 @@ def test_replay_to_earliest_after_a_complete_run_posts_no_new_command_ids(stack:
     after_time = committed(stack)
     assert after_time == before | firsts
     assert any(after_time[tp] < before[tp] for tp in firsts)
+    behind = stack.cli("status", "--idle", "0.5")
+    assert behind.code == 4, behind.out + behind.err  # not caught up: the replayed range
+    assert behind.out.splitlines()[-1] == "caught up: no"
+    lags = [line.split() for line in behind.out.splitlines() if line.startswith("pm.time-entries")]
+    assert sum(int(row[4]) for row in lags) == WAVE  # real records after `middle`, no canary
 
     # --to-offset: exactly the named partitions, never forward unless asked
     busy = next(tp for tp, o in sorted(after_time.items()) if tp[0] == "pm.time-entries" and o)

@@ -412,6 +412,42 @@ def test_a_tombstone_reverses_only_in_the_partition_that_posted_it(codec: AvroCo
     assert harness.stage.rows(1) == {}  # nothing written where it was never posted
 
 
+def consumed(rt: Runtime, topic: str) -> dict[str, float]:
+    """``ledgerstream_events_consumed_total`` of one topic, by outcome (zeros left out)."""
+    return {
+        sample.labels["outcome"]: sample.value
+        for family in rt.metrics.events.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels["topic"] == topic and sample.value
+    }
+
+
+def test_a_tombstone_read_again_after_a_replay_is_counted_once_as_skipped(
+    codec: AvroCodec,
+) -> None:
+    """Consumed must reach published: a replayed deletion ends (skipped) where it posted."""
+    harness = Harness(codec, standard_book())
+    harness.stage.load(1, {})  # a second partition, which never saw TE-1
+    harness.post(time_entry())
+    deleted = SourceRecord(TOPICS["time_entry"], 0, 99, b"TE-1", None, ())
+
+    def copies() -> list[tuple[int, SourceRecord]]:
+        sent = (forward(harness.rt, deleted, None, p) for p in (0, 1))
+        return [
+            (p, SourceRecord(LEDGER_TOPIC, p, 100 + p, o.key, o.value, o.headers))
+            for p, o in enumerate(sent)
+        ]
+
+    for _ in range(2):  # the deletion, then the same tombstone read again by a replay
+        outputs, writes = harness.stage.run(copies())
+        harness.stage.apply(writes)
+
+    assert harness.commands(outputs) == []  # reversed once only
+    topic = TOPICS["time_entry"]
+    assert consumed(harness.rt, topic) == {"posted": 2.0, "skipped": 1.0}
+    assert harness.stage.rows(1) == {}
+
+
 @pytest.mark.parametrize("attempts", [1, 2, 9, 48, 5_000])
 def test_the_backoff_doubles_up_to_its_cap_however_many_attempts(attempts: int) -> None:
     """A record retried after every posting batch reaches hundreds of attempts."""

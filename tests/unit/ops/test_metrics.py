@@ -49,6 +49,19 @@ def test_lag_of_partitions_no_longer_assigned_disappears() -> None:
     assert lag == [({"topic": "pm.time-entries", "partition": "1"}, 2.0)]
 
 
+def test_a_partition_is_caught_up_when_nothing_is_left_to_process() -> None:
+    metrics = Metrics()
+    metrics.set_consumer_lag({("pm.time-entries", 0): 0, ("ledgerstream.ledger-events", 2): 3})
+    caught_up = families(metrics)["ledgerstream_caught_up"]
+    assert sorted((labels["topic"], labels["partition"], v) for labels, v in caught_up) == [
+        ("ledgerstream.ledger-events", "2", 0.0),
+        ("pm.time-entries", "0", 1.0),
+    ]
+    metrics.set_consumer_lag({("ledgerstream.ledger-events", 2): 0})  # p0 moved elsewhere
+    caught_up = families(metrics)["ledgerstream_caught_up"]
+    assert caught_up == [({"topic": "ledgerstream.ledger-events", "partition": "2"}, 1.0)]
+
+
 def test_heartbeat_age_is_computed_at_scrape_time_from_the_newest_canary() -> None:
     now = [1000.0]
     metrics = Metrics(clock=lambda: now[0])

@@ -15,19 +15,25 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 from streams.adapters.avro import AvroCodec, SchemaCatalog
+from streams.adapters.avro.codec import DecodedRecord
 from streams.adapters.dlq import SourceRecord
+from streams.adapters.exceptions import RegistryUnavailableError
 from streams.adapters.heartbeat import (
     CANARY_ID,
+    INTERVAL_HEADER,
     KEY_PREFIX,
     SYNTHETIC_HEADER,
     canaries,
     canary_book,
+    interval_of,
 )
 from streams.adapters.metrics import Metrics
 from streams.adapters.tracing import RecordTracer, build_provider
 from streams.agents.ledger import LedgerStage
+from streams.agents.route import LEDGER_TOPIC, handle_route
 from streams.agents.runtime import Output, Runtime
 from streams.domain.reference import ReferenceBook
+from streams.domain.toggles import Toggles
 from streams.settings import Settings
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -221,16 +227,38 @@ def test_end_to_end_latency_runs_from_the_event_time_to_the_command(codec: AvroC
     assert latency[("ledgerstream_record_processing_seconds_count", labels)] == 1
 
 
-def test_a_canary_goes_through_the_rule_and_reaches_no_sink(codec: AvroCodec) -> None:
+def through_stage_one(rt: Runtime, rec: SourceRecord, partitions: int = 6) -> SourceRecord:
+    """Run a record through stage 1 and return its one forward as stage 2 reads it."""
+    (sent,) = rt.process(rec, lambda r: handle_route(rt, r, partitions))
+    assert sent.topic == f"t1.{LEDGER_TOPIC}"
+    assert sent.partition is not None
+    return SourceRecord(
+        sent.topic, sent.partition, 41, sent.key, sent.value, sent.headers, rec.timestamp_ms
+    )
+
+
+def test_a_canary_goes_through_both_stages_to_the_shadow_sink_only(codec: AvroCodec) -> None:
     exporter = InMemorySpanExporter()
     rt = runtime(codec, exporter=exporter)
     rt.book = ReferenceBook()  # nothing real: the canary posts against its own book
-    (canary,) = canaries([2], origin="w1", sequence=5, now=NOW)
+    (canary,) = canaries([2], origin="w1", sequence=5, now=NOW, interval_seconds=10)
     rec = record(codec.encode(TOPIC, canary.value), key=canary.key, headers=canary.headers)
 
-    outputs = commands_only(rt.process(rec, handle(rt)))
+    forwarded = through_stage_one(rt, rec, partitions=4)
+    # stage 1 proves nothing yet: not counted, no age
+    assert consumed(rt, "synthetic") == 0
+    assert not any(name == "ledgerstream_heartbeat_age_seconds" for name, _ in samples(rt))
+    assert forwarded.partition == 2  # the stage-2 partition of its own source partition
+    stage = LedgerStage(rt)
+    stage.load(2, {})
+    outputs, writes = stage.run([(2, forwarded)])
 
-    assert outputs == []
+    assert {o.topic for o in outputs} == {"t1.acct.ledger-commands.shadow"}  # no feedback
+    commands = [codec.decode("acct.ledger-commands", o.value).record for o in outputs]
+    assert commands
+    assert {(str(c["action"]), c["entity_id"]) for c in commands} == {("POST", CANARY_ID)}
+    assert all((SYNTHETIC_HEADER, b"1") in o.headers for o in outputs)  # sinks can filter
+    assert writes == []  # nothing of a canary in the posted-records table
     assert consumed(rt, "synthetic") == 1
     assert consumed(rt, "posted") == 0
     seen = samples(rt)
@@ -239,8 +267,60 @@ def test_a_canary_goes_through_the_rule_and_reaches_no_sink(codec: AvroCodec) ->
     # produced at NOW (its Kafka timestamp); the clock reads NOW + 3 s
     age = ("ledgerstream_heartbeat_age_seconds", (("partition", "2"), ("topic", TOPIC)))
     assert seen[age] == pytest.approx(3)
-    (span,) = exporter.get_finished_spans()
-    assert (span.attributes or {})["ledgerstream.synthetic"] is True
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 2
+    assert all((span.attributes or {})["ledgerstream.synthetic"] is True for span in spans)
+
+
+def test_a_canary_never_reaches_the_real_sink_whatever_the_toggles(codec: AvroCodec) -> None:
+    rt = runtime(codec)
+    # the canary's customer allow-listed: a real record would post for real
+    rt.set_toggles(Toggles(pilot=True, allow_customers=frozenset({CANARY_ID})))
+    (canary,) = canaries([0], origin="w1", sequence=1, now=NOW)
+    rec = record(codec.encode(TOPIC, canary.value), key=canary.key, headers=canary.headers)
+    forwarded = through_stage_one(rt, rec)
+    stage = LedgerStage(rt)
+    stage.load(forwarded.partition, {})
+
+    outputs, _ = stage.run([(forwarded.partition, forwarded)])
+
+    assert outputs
+    assert {o.topic for o in outputs} == {"t1.acct.ledger-commands.shadow"}
+
+
+class _RegistryDown(AvroCodec):
+    """The registry cannot be asked about time entries: a real record would be parked."""
+
+    def decode(self, topic: str, data: bytes | None) -> DecodedRecord:
+        if topic == TOPIC:
+            raise RegistryUnavailableError("schema registry get_schema failed: ConnectionError")
+        return super().decode(topic, data)
+
+
+def test_a_canary_that_cannot_post_is_a_heartbeat_failure_never_parked(codec: AvroCodec) -> None:
+    rt = runtime(codec)
+    (canary,) = canaries([1], origin="w1", sequence=1, now=NOW)
+    rec = record(codec.encode(TOPIC, canary.value), key=canary.key, headers=canary.headers)
+    forwarded = through_stage_one(rt, rec)
+    rt.codec = _RegistryDown(SchemaCatalog.from_directory(Settings().schemas_dir))
+    stage = LedgerStage(rt)
+    stage.load(forwarded.partition, {})
+
+    outputs, writes = stage.run([(forwarded.partition, forwarded)])
+
+    assert outputs == []
+    assert writes == []
+    assert stage.parked() == {forwarded.partition: set()}
+    seen = samples(rt)
+    assert seen[("ledgerstream_heartbeat_failures_total", ())] == 1
+    assert consumed(rt, "parked") == 0
+
+
+def test_a_canary_without_its_interval_says_so() -> None:
+    (canary,) = canaries([0], origin="w1", sequence=1, now=NOW)
+    assert interval_of(record(None, key=canary.key, headers=canary.headers)) is None
+    bad = [*canary.headers, (INTERVAL_HEADER, b"soon")]
+    assert interval_of(record(None, key=canary.key, headers=bad)) is None
 
 
 def test_a_failing_canary_is_counted_not_dead_lettered(codec: AvroCodec) -> None:
@@ -278,12 +358,15 @@ def test_a_half_marked_record_is_dead_lettered_not_guessed_at(
     assert consumed(rt, "dead_lettered") == 1
 
 
-def test_canaries_cover_every_partition_with_both_marks() -> None:
-    produced = canaries(range(6), origin="ledgerstream@host-1", sequence=9, now=NOW)
+def test_canaries_cover_every_partition_with_both_marks_and_their_interval() -> None:
+    produced = canaries(
+        range(6), origin="ledgerstream@host-1", sequence=9, now=NOW, interval_seconds=2.5
+    )
 
     assert [c.partition for c in produced] == list(range(6))
     for canary in produced:
         assert canary.key.startswith(KEY_PREFIX.encode())
-        assert canary.headers == [(SYNTHETIC_HEADER, b"1")]
+        assert canary.headers == [(SYNTHETIC_HEADER, b"1"), (INTERVAL_HEADER, b"2.5")]
+        assert interval_of(record(None, key=canary.key, headers=canary.headers)) == 2.5
         assert canary.value["recorded_at"] == NOW
         assert canary.value["entry_id"].endswith("/9")
