@@ -41,7 +41,7 @@ from streams.domain.posted import (
     relieve,
 )
 from streams.domain.reference import LegalEntity, ReferenceBook
-from streams.domain.rules.booking import Booked, fx_difference_leg
+from streams.domain.rules.booking import Booked, fx_difference_leg, wip_pieces
 from streams.domain.rules.tax import Taxable, tax_by_line
 
 __all__ = ["JOURNAL", "credited_key", "post_credit_memo"]
@@ -118,7 +118,8 @@ def post_credit_memo(
     head = Dimensions(project_id=memo.project_id, customer_id=memo.customer_id)
     deltas: list[Delta] = []
     deposits = deposit_key(entity.entity_id, memo.customer_id, currency)
-    legs = _mirrored(lines, ledger, entity, deposits, deltas)
+    pieces: dict[int, tuple[Decimal, ...]] = {}
+    legs = _mirrored(lines, ledger, entity, deposits, deltas, pieces)
     shares = tax_by_line(
         [Taxable(ln.line_no, ln.net, ln.tax_code, ln.tax_rate) for ln in original.lines],
         currency,
@@ -156,7 +157,7 @@ def post_credit_memo(
                 base=convert_amount(on_account, fx.rate, entity.base_currency, mode),
             )
         )
-    fx_leg = fx_difference_leg(legs, fx, entity, head)
+    fx_leg = fx_difference_leg(legs, fx, entity, head, pieces)
     if fx_leg is not None:
         legs.append(fx_leg)
     deltas += [release for line in lines for release in line.releases]
@@ -188,12 +189,14 @@ def _mirrored(
     entity: LegalEntity,
     key: str,
     deltas: list[Delta],
+    pieces: dict[int, tuple[Decimal, ...]],
 ) -> list[Leg]:
     """Mirror the credited lines' legs; a deposit billed is taken off the deposits held.
 
     A retainer invoice's DEPOSIT line credited 2300 and added to the customer's
     deposits; crediting it takes that deposit back off them (Dr 2300 at their
     carried base, pro rata, so 7900 realises any difference from the invoice rate).
+    ``pieces`` receives, per leg index, the WIP amounts a mirrored 1150 leg restores.
 
     Raises:
         BalanceExceededError: The deposits still held are less than the deposit the
@@ -205,6 +208,7 @@ def _mirrored(
     for i, line in enumerate(lines):
         where = f"credited_line_nos.{i}"
         for stored in line.legs:
+            pieces[len(legs)] = wip_pieces(line, stored)
             leg = stored.mirrored().leg()
             deposit = stored.account == Account.CUSTOMER_DEPOSITS and stored.side is Side.CREDIT
             if deposit and leg.amount:

@@ -55,7 +55,7 @@ from streams.domain.posted import (
     wip_key,
 )
 from streams.domain.reference import LegalEntity, ReferenceBook
-from streams.domain.rules.booking import Booked, fx_difference_leg, stored
+from streams.domain.rules.booking import Booked, fx_difference_leg, stored, wip_pieces
 from streams.domain.rules.credit_memo import post_credit_memo
 from streams.domain.rules.tax import Taxable, tax_by_code
 
@@ -136,12 +136,16 @@ def post_invoice(
         )
     if invoice.retainer_applied:
         legs.append(_draw_deposit(ledger, invoice, entity, head, deltas))
-    legs += [s.leg() for posting in postings for s in posting.legs]
+    pieces: dict[int, tuple[Decimal, ...]] = {}
+    for posting in postings:
+        for stored_leg in posting.legs:
+            pieces[len(legs)] = wip_pieces(posting, stored_leg)
+            legs.append(stored_leg.leg())
     for code, tax in taxes.items():
         if tax:
             dims = head.model_copy(update={"tax_code": code})
             legs.append(Leg(Account.TAX_PAYABLE, Side.CREDIT, tax, dims, f"tax {code}"))
-    fx_leg = fx_difference_leg(legs, fx, entity, head)
+    fx_leg = fx_difference_leg(legs, fx, entity, head, pieces)
     if fx_leg is not None:
         legs.append(fx_leg)
     deltas += _deposits_billed(invoice, entity, fx)
