@@ -119,7 +119,7 @@ def post_credit_memo(
     deltas: list[Delta] = []
     deposits = deposit_key(entity.entity_id, memo.customer_id, currency)
     pieces: dict[int, tuple[Decimal, ...]] = {}
-    legs = _mirrored(lines, ledger, entity, deposits, deltas, pieces)
+    legs = _mirrored(lines, ledger, entity, deposits, deltas, pieces=pieces)
     shares = tax_by_line(
         [Taxable(ln.line_no, ln.net, ln.tax_code, ln.tax_rate) for ln in original.lines],
         currency,
@@ -189,6 +189,7 @@ def _mirrored(
     entity: LegalEntity,
     key: str,
     deltas: list[Delta],
+    *,
     pieces: dict[int, tuple[Decimal, ...]],
 ) -> list[Leg]:
     """Mirror the credited lines' legs; a deposit billed is taken off the deposits held.

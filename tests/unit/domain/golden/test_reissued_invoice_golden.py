@@ -77,14 +77,13 @@ def test_reissued_invoice_reverses_the_memos_on_its_old_version_and_bills_afresh
     # 4000: -187.50 (accrued) - 300.00 + 300.00 - 250.00 = -437.50
     assert books.balance("4000") == (D("-437.50"), D("-437.50"))
     ar = books.ledger.balance(ar_key("INV-1"))
-    assert ar is not None and ar.amount == D("437.50")
+    assert ar is not None
+    assert ar.amount == D("437.50")
     assert books.ledger.balance(wip_key("time_entry", "TE-1")) is None
     assert books.ledger.billed == {wip_key("time_entry", "TE-1"): "INV-1"}
     assert dict(books.ledger.credited) == {}
     reversed_memo = [f for f in books.feedback if f.status is FeedbackStatus.REVERSED]
-    assert [(f.source_id, f.version, f.related_id) for f in reversed_memo] == [
-        ("CM-1", 1, "INV-1")
-    ]
+    assert [(f.source_id, f.version, f.related_id) for f in reversed_memo] == [("CM-1", 1, "INV-1")]
     assert "INV-1 v2" in reversed_memo[0].reason
 
 
