@@ -12,7 +12,8 @@ revenue, discounts and the WIP relieved go back exactly (transaction and base):
   PER_INVOICE the tax rounded once is split over the lines, so memos crediting
   every line give back exactly the tax charged);
 - Cr 1100 up to what is still open on the invoice; any excess (the invoice was
-  already paid) is a credit on account, Cr 2300 Customer deposits.
+  already paid) is a credit on account, Cr 2310 Customer credits, at the invoice's
+  rate (as a payment's excess over what is open is: either order, same books).
 
 The entries of the credited lines are released: billable again, and a ``RELEASED``
 sync-feedback record tells the project system so.
@@ -37,6 +38,7 @@ from streams.domain.posted import (
     LinePosting,
     PostedLedger,
     ar_key,
+    credit_key,
     deposit_key,
     relieve,
 )
@@ -62,7 +64,7 @@ def post_credit_memo(
     source: SourceRef,
     rule_version: str,
 ) -> Booked:
-    """Credit invoice lines: mirror their legs, Dr 2200 tax, Cr 1100 (excess Cr 2300).
+    """Credit invoice lines: mirror their legs, Dr 2200 tax, Cr 1100 (excess Cr 2310).
 
     Args:
         memo: The credit memo version (``credited_invoice_id``, ``credited_line_nos``).
@@ -74,7 +76,7 @@ def post_credit_memo(
 
     Returns:
         One command; effects: WIP restored per entry, entries unbilled (released),
-        receivable relieved, deposits returned or credited on account, the lines
+        receivable relieved, deposits returned, the excess credited on account, the lines
         marked credited.
 
     Raises:
@@ -147,11 +149,11 @@ def post_credit_memo(
     on_account = total - credited
     if on_account:
         legs.append(
-            Leg(Account.CUSTOMER_DEPOSITS, Side.CREDIT, on_account, head, "credit on account")
+            Leg(Account.CUSTOMER_CREDITS, Side.CREDIT, on_account, head, "credit on account")
         )
         deltas.append(
             Delta(
-                key=deposits,
+                key=credit_key(entity.entity_id, memo.customer_id, currency),
                 currency=currency,
                 amount=on_account,
                 base=convert_amount(on_account, fx.rate, entity.base_currency, mode),

@@ -153,8 +153,8 @@ def test_the_credit_memo_releases_its_line_entries_to_wip(posted: Posted) -> Non
     restored = next(ln for ln in memo.lines if ln.account == "1150")
     assert (restored.side, restored.amount) == ("DEBIT", relieved.amount)
     assert any(
-        ln.account == "2300" and ln.side == "CREDIT" for ln in memo.lines
-    )  # paid: on account
+        ln.account == "2310" and ln.side == "CREDIT" for ln in memo.lines
+    )  # paid: a credit on account
     released = [f for f in posted.run.feedback if f.status == FeedbackStatus.RELEASED]
     assert sorted(f.source_id for f in released) == sorted(credited)
     assert {f.related_id for f in released} == {"CM-M001"}
@@ -296,3 +296,35 @@ def test_cli_dry_runs_the_committed_month_without_errors(
     assert "US10       total    USD" in out
     assert "GB10       total    GBP" in out
     assert err.strip().endswith("0 skipped, 0 line(s) not posted")
+
+
+def _nets(run: DryRun) -> dict[tuple[str, str, str], tuple[Decimal, Decimal]]:
+    return {
+        (r.entity_id, r.account, r.currency): (
+            r.debit - r.credit,
+            r.base_debit - r.base_credit,
+        )
+        for r in trial_balance(run.commands)
+        if r.debit != r.credit or r.base_debit != r.base_credit
+    }
+
+
+def test_the_credit_memo_before_the_payment_leaves_the_same_books(tmp_path: Path) -> None:
+    """PAY-M002 pays INV-M002 in full; CM-M001 credits its line 2. Swapped, the payment
+    exceeds what the memo left open: the excess is a customer credit (2310), not refused."""
+    reference, events = mixed_month().write_jsonl(tmp_path, CATALOG)
+    lines = events.read_text(encoding="utf-8").splitlines(keepends=True)
+    pay = next(i for i, x in enumerate(lines) if '"PAY-M002"' in x)
+    memo = next(i for i, x in enumerate(lines) if '"CM-M001"' in x)
+    assert memo == pay + 1  # adjacent: swapping them changes nothing else
+    lines[pay], lines[memo] = lines[memo], lines[pay]
+    swapped = tmp_path / "swapped.jsonl"
+    swapped.write_text("".join(lines), encoding="utf-8")
+    as_recorded = dry_run(reference, events, catalog=CATALOG, rule_version="test/1")
+    credit_first = dry_run(reference, swapped, catalog=CATALOG, rule_version="test/1")
+    assert (as_recorded.errors, credit_first.errors) == ([], [])
+    assert _nets(credit_first) == _nets(as_recorded)
+    cash = _nets(as_recorded)[("US10", "1000", "USD")]
+    assert cash == _nets(credit_first)[("US10", "1000", "USD")]
+    [paid] = [c for c in credit_first.commands if c.source.id == "PAY-M002"]
+    assert [ln.account for ln in paid.lines] == ["1000", "1100", "2310"]
