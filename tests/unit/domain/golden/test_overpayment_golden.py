@@ -88,6 +88,7 @@ def test_memo_then_payment_leaves_the_books_of_payment_then_memo() -> None:
 
 def test_a_foreign_overpayment_keeps_the_credit_at_the_invoice_rate_and_realises_fx() -> None:
     """Rule: the excess is credited at the invoice's rate; FX is realised on the whole cash."""
+
     # US entity; INV-1 EUR 1000.00 (600.00 + 400.00) at 1.10 (04-30): AR 1100.00.
     # CM-1 credits line 2 at 1.10: Dr 4000 400.00 / 440.00, Cr 1100 400.00 / 440.00.
     # PAY-1 EUR 1000.00 at 1.12 (05-15), all to INV-1: Dr 1000 1120.00; Cr 1100 600.00
