@@ -113,7 +113,7 @@ def post_invoice(
     _no_entry_twice(invoice)
     postings = tuple(_line(ledger, invoice, i, line) for i, line in enumerate(invoice.lines))
     taxes = tax_by_code(
-        [Taxable(ln.line_no, ln.net, ln.tax_code, ln.tax_rate) for ln in invoice.lines],
+        [Taxable(ln.line_no, ln.net, ln.tax_code, ln.rate) for ln in invoice.lines],
         currency,
         mode,
         entity.tax_rounding,
@@ -249,7 +249,7 @@ def _line(
             line_no=line.line_no,
             net=line.net,
             tax_code=line.tax_code,
-            tax_rate=line.tax_rate,
+            tax_rate=line.rate,
             legs=tuple(stored(leg) for leg in legs),
         )
     refs = [("time_entry", x, "time_entry_ids") for x in line.time_entry_ids]
@@ -298,7 +298,7 @@ def _line(
         line_no=line.line_no,
         net=line.net,
         tax_code=line.tax_code,
-        tax_rate=line.tax_rate,
+        tax_rate=line.rate,
         legs=tuple(stored(leg) for leg in legs),
         entries=tuple(wip_key(kind, source_id) for kind, source_id, _ in refs),
         releases=tuple(releases),
