@@ -37,6 +37,7 @@ __all__ = [
     "ar_key",
     "credit_key",
     "deposit_key",
+    "deposit_tax_key",
     "record_key",
     "relieve",
     "wip_key",
@@ -65,6 +66,11 @@ def ar_key(invoice_id: str) -> str:
 def deposit_key(entity_id: str, customer_id: str, currency: str) -> str:
     """Name a customer's deposits held by an entity in a currency."""
     return f"deposit/{entity_id}/{customer_id}/{currency}"
+
+
+def deposit_tax_key(entity_id: str, customer_id: str, currency: str, tax_code: str) -> str:
+    """Name the tax charged on a customer's deposits still held, per tax code."""
+    return f"deposit-tax/{entity_id}/{customer_id}/{currency}/{tax_code}"
 
 
 def credit_key(entity_id: str, customer_id: str, currency: str) -> str:

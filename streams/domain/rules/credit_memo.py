@@ -40,6 +40,7 @@ from streams.domain.posted import (
     ar_key,
     credit_key,
     deposit_key,
+    deposit_tax_key,
     relieve,
 )
 from streams.domain.reference import LegalEntity, ReferenceBook
@@ -128,10 +129,7 @@ def post_credit_memo(
         mode,
         original.tax_rounding,
     )
-    taxes: dict[str, Decimal] = {}
-    for ln in lines:
-        if ln.tax_code is not None and ln.line_no in shares:
-            taxes[ln.tax_code] = taxes.get(ln.tax_code, Decimal(0)) + shares[ln.line_no]
+    taxes = _taxes_credited(lines, shares)
     for code, tax in taxes.items():
         if tax:
             dims = head.model_copy(update={"tax_code": code})
@@ -163,6 +161,7 @@ def post_credit_memo(
     if fx_leg is not None:
         legs.append(fx_leg)
     deltas += [release for line in lines for release in line.releases]
+    deltas += _deposit_tax_returned(lines, shares, entity, memo, fx.rate)
     draft = CommandDraft(
         effect="credit-memo",
         journal=JOURNAL,
@@ -183,6 +182,44 @@ def post_credit_memo(
     )
     commands = (build_command(entity, draft, fx),) if legs else ()  # all zero: nothing to post
     return Booked(commands, effects)
+
+
+def _taxes_credited(lines: list[LinePosting], shares: dict[int, Decimal]) -> dict[str, Decimal]:
+    """Return the credited lines' shares of the invoice's tax, per tax code."""
+    taxes: dict[str, Decimal] = {}
+    for ln in lines:
+        if ln.tax_code is not None and ln.line_no in shares:
+            taxes[ln.tax_code] = taxes.get(ln.tax_code, Decimal(0)) + shares[ln.line_no]
+    return taxes
+
+
+def _deposit_tax_returned(
+    lines: list[LinePosting],
+    shares: dict[int, Decimal],
+    entity: LegalEntity,
+    memo: InvoiceIssued,
+    rate: Decimal,
+) -> list[Delta]:
+    """Return the deltas taking the tax charged on credited deposits off what is held."""
+    return [
+        Delta(
+            key=deposit_tax_key(entity.entity_id, memo.customer_id, memo.currency, ln.tax_code),
+            currency=memo.currency,
+            amount=-shares[ln.line_no],
+            base=-convert_amount(
+                shares[ln.line_no], rate, entity.base_currency, entity.rounding_mode
+            ),
+        )
+        for ln in lines
+        if ln.tax_code is not None and shares.get(ln.line_no) and _deposit(ln)
+    ]
+
+
+def _deposit(line: LinePosting) -> bool:
+    """Tell whether a posted line billed a retainer deposit (Cr 2300)."""
+    return any(
+        leg.account == Account.CUSTOMER_DEPOSITS and leg.side is Side.CREDIT for leg in line.legs
+    )
 
 
 def _mirrored(

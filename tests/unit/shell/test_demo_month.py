@@ -138,6 +138,8 @@ def test_the_retainer_is_billed_paid_and_drawn_down(posted: Posted) -> None:
     [drawn] = posted.of("INV-M004")
     sides = {(ln.account, ln.side): ln.amount for ln in drawn.lines}
     assert sides[("2300", "DEBIT")] == Decimal("2000.00")
+    # GB-VAT: the VAT charged on the 2000.00 applied (a third of 1200.00) is taken off
+    assert sides[("2200", "DEBIT")] == Decimal("400.00")
     assert sides[("1100", "DEBIT")] > 0  # the rest is receivable
     [paid] = posted.of("PAY-M001")
     assert paid.lines[0].amount == Decimal("7200.00")  # deposit + 20 % VAT
