@@ -259,8 +259,10 @@ def _memos_on(ledger: PostedLedger, live: PostedRecord) -> tuple[PostedRecord, .
     found: dict[str, PostedRecord] = {}
     for line in invoice.lines:
         memo_id = ledger.credited.get(credited_key(invoice.invoice_id, line.line_no))
-        memo = ledger.live("invoice", memo_id) if memo_id is not None else None
-        if memo is not None and memo_id not in found:
+        if memo_id is None or memo_id in found:
+            continue
+        memo = ledger.live("invoice", memo_id)
+        if memo is not None:
             found[memo_id] = memo
     return tuple(found.values())
 
