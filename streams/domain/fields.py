@@ -22,16 +22,19 @@ __all__ = [
     "FXRATE_SCALE",
     "MONEY_SCALE",
     "RATE_SCALE",
+    "TAX_RATE_SCALE",
     "CurrencyCode",
     "FractionValue",
     "FxRateValue",
     "MoneyValue",
     "RateValue",
     "SignedMoneyValue",
+    "TaxRateValue",
 ]
 
 MONEY_SCALE: Final = 4
 RATE_SCALE: Final = 4
+TAX_RATE_SCALE: Final = 8
 FXRATE_SCALE: Final = 12
 FRACTION_SCALE: Final = 4
 
@@ -100,7 +103,15 @@ RateValue = Annotated[
     Field(ge=0, lt=Decimal(10) ** (20 - RATE_SCALE)),
     AfterValidator(_Scale(RATE_SCALE)),
 ]
-"""Avro RATE (precision 20, scale 4): an hourly or cost rate, non-negative."""
+"""Avro RATE (precision 20, scale 4): an hourly or cost rate (or a v1 tax rate), non-negative."""
+
+TaxRateValue = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(ge=0, lt=Decimal(10) ** (12 - TAX_RATE_SCALE)),
+    AfterValidator(_Scale(TAX_RATE_SCALE)),
+]
+"""Avro TAXRATE (precision 12, scale 8): a tax rate as a fraction (0.08875 = 8.875 %)."""
 
 FxRateValue = Annotated[
     Decimal,

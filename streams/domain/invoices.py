@@ -15,7 +15,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from streams.domain.exceptions import InvalidEventError
-from streams.domain.fields import CurrencyCode, MoneyValue, RateValue
+from streams.domain.fields import CurrencyCode, MoneyValue, RateValue, TaxRateValue
 from streams.domain.money import exponent
 
 __all__ = [
@@ -60,7 +60,11 @@ def check_minor_units(amount: Decimal, currency: str, field: str) -> None:
 
 
 class InvoiceLine(BaseModel):
-    """One line of an invoice: net amount, discount, tax code and what it bills."""
+    """One line of an invoice: net amount, discount, tax code and what it bills.
+
+    The line's tax rate is ``tax_rate_exact`` (up to 8 decimal places, schema v2),
+    else ``tax_rate`` (4 places, as v1 carried it): see ``rate``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -72,6 +76,7 @@ class InvoiceLine(BaseModel):
     discount: MoneyValue
     tax_code: str | None = None
     tax_rate: RateValue | None = None
+    tax_rate_exact: TaxRateValue | None = None
     time_entry_ids: tuple[str, ...] = ()
     expense_ids: tuple[str, ...] = ()
 
@@ -80,13 +85,20 @@ class InvoiceLine(BaseModel):
         """The taxable amount: ``amount - discount``."""
         return self.amount - self.discount
 
+    @property
+    def rate(self) -> Decimal | None:
+        """The tax rate of the line's code: ``tax_rate_exact``, else ``tax_rate``."""
+        return self.tax_rate_exact if self.tax_rate_exact is not None else self.tax_rate
+
 
 class InvoiceIssued(BaseModel):
     """A version of an invoice, credit memo or retainer invoice was issued (``pm.invoices``).
 
     ``issued_on`` is the business date (entity-local). A CREDIT_MEMO has no lines
     of its own: it credits ``credited_line_nos`` of ``credited_invoice_id`` in full.
-    ``retainer_applied`` draws the customer's deposits down (INVOICE only).
+    ``retainer_applied`` draws the customer's deposits down (INVOICE only);
+    ``credit_applied`` draws the customer's credit (unapplied cash, credits on
+    account) down (INVOICE only; null means none).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -101,6 +113,7 @@ class InvoiceIssued(BaseModel):
     issued_on: date
     lines: tuple[InvoiceLine, ...] = ()
     retainer_applied: MoneyValue
+    credit_applied: MoneyValue | None = None
     credited_invoice_id: str | None = None
     credited_line_nos: tuple[int, ...] = ()
     description: str = ""
@@ -136,6 +149,13 @@ class InvoiceIssued(BaseModel):
                 field="retainer_applied",
             )
         check_minor_units(self.retainer_applied, self.currency, "retainer_applied")
+        if self.credit_applied and self.kind is not InvoiceKind.INVOICE:
+            raise InvalidEventError(
+                f"credit_applied: only an INVOICE draws customer credit down (kind {self.kind})",
+                field="credit_applied",
+            )
+        if self.credit_applied is not None:
+            check_minor_units(self.credit_applied, self.currency, "credit_applied")
         seen: set[int] = set()
         for i, line in enumerate(self.lines):
             self._check_line(i, line, seen)
@@ -153,9 +173,18 @@ class InvoiceIssued(BaseModel):
                 f"{where}.discount: must not exceed the amount {line.amount}",
                 field=f"{where}.discount",
             )
-        if (line.tax_code is None) != (line.tax_rate is None):
+        if (line.tax_code is None) != (line.rate is None):
+            field = "tax_rate_exact" if line.tax_code is not None else "tax_code"
             raise InvalidEventError(
-                f"{where}.tax_rate: a tax code and its rate come together",
+                f"{where}.{field}: a tax code and its rate (tax_rate_exact, or a v1 "
+                "tax_rate) come together",
+                field=f"{where}.{field}",
+            )
+        exact, short = line.tax_rate_exact, line.tax_rate
+        if exact is not None and short is not None and exact != short:
+            raise InvalidEventError(
+                f"{where}.tax_rate: {short} differs from tax_rate_exact {exact}; leave it "
+                "null when the rate has more than 4 decimal places",
                 field=f"{where}.tax_rate",
             )
         deposit = line.kind is InvoiceLineKind.DEPOSIT

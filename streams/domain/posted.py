@@ -4,7 +4,7 @@
 table later). It remembers, per source ``type:id``, the last version posted with the
 commands it produced and the ``Effects`` those commands had on the balances the
 rules read: WIP accrued per time entry or expense, open receivable per invoice,
-customer deposits per entity/customer/currency, which entries a live invoice
+customer deposits and customer credits per entity/customer/currency, which entries a live invoice
 billed, what each invoice posted per line, which lines a credit memo credited.
 A correction unapplies the earlier version's effects and applies the new ones, so
 the balances always equal the net of the commands sent.
@@ -35,7 +35,9 @@ __all__ = [
     "PostedRecord",
     "StoredLeg",
     "ar_key",
+    "credit_key",
     "deposit_key",
+    "deposit_tax_key",
     "record_key",
     "relieve",
     "wip_key",
@@ -64,6 +66,16 @@ def ar_key(invoice_id: str) -> str:
 def deposit_key(entity_id: str, customer_id: str, currency: str) -> str:
     """Name a customer's deposits held by an entity in a currency."""
     return f"deposit/{entity_id}/{customer_id}/{currency}"
+
+
+def deposit_tax_key(entity_id: str, customer_id: str, currency: str, tax_code: str) -> str:
+    """Name the tax charged on a customer's deposits still held, per tax code."""
+    return f"deposit-tax/{entity_id}/{customer_id}/{currency}/{tax_code}"
+
+
+def credit_key(entity_id: str, customer_id: str, currency: str) -> str:
+    """Name a customer's credit with an entity in a currency (unapplied cash, 2310)."""
+    return f"credit/{entity_id}/{customer_id}/{currency}"
 
 
 class Balance(_Value):
@@ -225,7 +237,7 @@ class PostedLedger(_Value):
         return None if record is None or record.deleted else record
 
     def balance(self, key: str) -> Balance | None:
-        """Return an open balance by key (``wip_key``, ``ar_key``, ``deposit_key``)."""
+        """Return an open balance by key (``wip_key``, ``ar_key``, ``deposit_key``, ...)."""
         return self.balances.get(key)
 
     def with_effects(self, effects: Effects, *, by: str, sign: int = 1) -> PostedLedger:

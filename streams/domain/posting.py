@@ -33,6 +33,7 @@ from streams.domain.payments import PaymentReceived
 from streams.domain.posted import Delta, Effects, PostedLedger, PostedRecord, wip_key
 from streams.domain.reference import ReferenceBook
 from streams.domain.rules.booking import Booked
+from streams.domain.rules.credit_memo import credited_key
 from streams.domain.rules.expense import post_expense
 from streams.domain.rules.invoice import post_invoice
 from streams.domain.rules.outcome import Held, Posted, Skipped
@@ -151,7 +152,12 @@ def post_event(
         state = "deleted" if last.deleted else "posted"
         reason = f"{kind} {source_id} v{version}: v{last.version} already {state}"
         return _skip(ledger, reason)
-    base = ledger if live is None else ledger.with_effects(live.effects, by=source_id, sign=-1)
+    # A new version of an invoice replaces the one its credit memos credited: undo them too.
+    memos = _memos_on(ledger, live) if live is not None and not remap else ()
+    base = ledger
+    for memo in memos:
+        base = base.with_effects(memo.effects, by=memo.source_id, sign=-1)
+    base = base if live is None else base.with_effects(live.effects, by=source_id, sign=-1)
     result = _rule(event, book, base, source, rule_version)
     if remap and (
         isinstance(result, Held) or _same(live.commands if live else (), result.commands)
@@ -160,8 +166,10 @@ def post_event(
         return _skip(ledger, reason)
     if isinstance(result, Held):
         return Step(ledger, result, (_feedback(source, FeedbackStatus.HELD, reason=result.reason),))
-    reversals = (
-        tuple(reverse_command(c, source, rule_version) for c in live.commands) if live else ()
+    reversals = tuple(
+        reverse_command(c, source, rule_version)
+        for record in (*memos, *((live,) if live else ()))
+        for c in record.commands
     )
     record = PostedRecord(
         source_type=kind,
@@ -174,6 +182,19 @@ def post_event(
     after = base.with_effects(result.effects, by=source_id).with_record(record)
     commands = reversals + result.commands
     feedback = [_feedback(source, FeedbackStatus.POSTED, commands=commands)]
+    for memo in memos:
+        after = after.with_record(memo.model_copy(update={"commands": (), "effects": Effects()}))
+        memo_source = source.model_copy(update={"id": memo.source_id, "version": memo.version})
+        feedback.append(
+            _feedback(
+                memo_source,
+                FeedbackStatus.REVERSED,
+                commands=tuple(r for r in reversals if r.reverses in _ids(memo)),
+                reason=f"invoice {source_id} v{version} replaces the version this memo "
+                "credited: credit the new version's lines again",
+                related_id=source_id,
+            )
+        )
     for bill in result.effects.unbills:
         _, entry_type, entry_id = bill.entry_key.split("/", 2)
         entry = after.record(entry_type, entry_id)
@@ -224,6 +245,30 @@ def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str)
     )
     feedback = _feedback(source, FeedbackStatus.REVERSED, commands=reversals, reason="deleted")
     return Step(after, Posted(reversals), (feedback,))
+
+
+def _memos_on(ledger: PostedLedger, live: PostedRecord) -> tuple[PostedRecord, ...]:
+    """Return the credit memos that credited lines of an invoice's posted version.
+
+    Found by key (``credited`` per invoice line), so it works on a store that
+    cannot list its keys; each memo once, in the order of the lines it credited.
+    """
+    invoice = live.effects.invoice
+    if live.source_type != "invoice" or invoice is None:
+        return ()
+    found: dict[str, PostedRecord] = {}
+    for line in invoice.lines:
+        memo_id = ledger.credited.get(credited_key(invoice.invoice_id, line.line_no))
+        if memo_id is None or memo_id in found:
+            continue
+        memo = ledger.live("invoice", memo_id)
+        if memo is not None:
+            found[memo_id] = memo
+    return tuple(found.values())
+
+
+def _ids(record: PostedRecord) -> set[str]:
+    return {c.command_id for c in record.commands}
 
 
 def _skip(ledger: PostedLedger, reason: str) -> Step:

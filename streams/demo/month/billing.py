@@ -212,7 +212,8 @@ def _line(
         "amount": Decimal(amount),
         "discount": Decimal(discount),
         "tax_code": tax[0] if tax else None,
-        "tax_rate": Decimal(tax[1]) if tax else None,
+        "tax_rate": None,
+        "tax_rate_exact": Decimal(tax[1]) if tax else None,
         "time_entry_ids": list(time_entry_ids),
         "expense_ids": list(expense_ids),
     }
@@ -228,9 +229,9 @@ def _tax(lines: list[Record], currency: str, entity: Record) -> Decimal:
             continue
         net = ln["amount"] - ln["discount"]
         if entity["tax_rounding"] == "PER_LINE":
-            total += round_money(MONEY_CONTEXT.multiply(net, ln["tax_rate"]), currency, mode)
+            total += round_money(MONEY_CONTEXT.multiply(net, ln["tax_rate_exact"]), currency, mode)
         else:
-            code = (ln["tax_code"], ln["tax_rate"])
+            code = (ln["tax_code"], ln["tax_rate_exact"])
             per_code[code] = per_code.get(code, Decimal(0)) + net
     for (_, rate), net in per_code.items():
         total += round_money(MONEY_CONTEXT.multiply(net, rate), currency, mode)

@@ -12,7 +12,8 @@ revenue, discounts and the WIP relieved go back exactly (transaction and base):
   PER_INVOICE the tax rounded once is split over the lines, so memos crediting
   every line give back exactly the tax charged);
 - Cr 1100 up to what is still open on the invoice; any excess (the invoice was
-  already paid) is a credit on account, Cr 2300 Customer deposits.
+  already paid) is a credit on account, Cr 2310 Customer credits, at the invoice's
+  rate (as a payment's excess over what is open is: either order, same books).
 
 The entries of the credited lines are released: billable again, and a ``RELEASED``
 sync-feedback record tells the project system so.
@@ -37,11 +38,13 @@ from streams.domain.posted import (
     LinePosting,
     PostedLedger,
     ar_key,
+    credit_key,
     deposit_key,
+    deposit_tax_key,
     relieve,
 )
 from streams.domain.reference import LegalEntity, ReferenceBook
-from streams.domain.rules.booking import Booked, fx_difference_leg
+from streams.domain.rules.booking import Booked, fx_difference_leg, wip_pieces
 from streams.domain.rules.tax import Taxable, tax_by_line
 
 __all__ = ["JOURNAL", "credited_key", "post_credit_memo"]
@@ -62,7 +65,7 @@ def post_credit_memo(
     source: SourceRef,
     rule_version: str,
 ) -> Booked:
-    """Credit invoice lines: mirror their legs, Dr 2200 tax, Cr 1100 (excess Cr 2300).
+    """Credit invoice lines: mirror their legs, Dr 2200 tax, Cr 1100 (excess Cr 2310).
 
     Args:
         memo: The credit memo version (``credited_invoice_id``, ``credited_line_nos``).
@@ -74,7 +77,7 @@ def post_credit_memo(
 
     Returns:
         One command; effects: WIP restored per entry, entries unbilled (released),
-        receivable relieved, deposits returned or credited on account, the lines
+        receivable relieved, deposits returned, the excess credited on account, the lines
         marked credited.
 
     Raises:
@@ -118,17 +121,15 @@ def post_credit_memo(
     head = Dimensions(project_id=memo.project_id, customer_id=memo.customer_id)
     deltas: list[Delta] = []
     deposits = deposit_key(entity.entity_id, memo.customer_id, currency)
-    legs = _mirrored(lines, ledger, entity, deposits, deltas)
+    pieces: dict[int, tuple[Decimal, ...]] = {}
+    legs = _mirrored(lines, ledger, entity, deposits, deltas, pieces=pieces)
     shares = tax_by_line(
         [Taxable(ln.line_no, ln.net, ln.tax_code, ln.tax_rate) for ln in original.lines],
         currency,
         mode,
         original.tax_rounding,
     )
-    taxes: dict[str, Decimal] = {}
-    for ln in lines:
-        if ln.tax_code is not None and ln.line_no in shares:
-            taxes[ln.tax_code] = taxes.get(ln.tax_code, Decimal(0)) + shares[ln.line_no]
+    taxes = _taxes_credited(lines, shares)
     for code, tax in taxes.items():
         if tax:
             dims = head.model_copy(update={"tax_code": code})
@@ -146,20 +147,21 @@ def post_credit_memo(
     on_account = total - credited
     if on_account:
         legs.append(
-            Leg(Account.CUSTOMER_DEPOSITS, Side.CREDIT, on_account, head, "credit on account")
+            Leg(Account.CUSTOMER_CREDITS, Side.CREDIT, on_account, head, "credit on account")
         )
         deltas.append(
             Delta(
-                key=deposits,
+                key=credit_key(entity.entity_id, memo.customer_id, currency),
                 currency=currency,
                 amount=on_account,
                 base=convert_amount(on_account, fx.rate, entity.base_currency, mode),
             )
         )
-    fx_leg = fx_difference_leg(legs, fx, entity, head)
+    fx_leg = fx_difference_leg(legs, fx, entity, head, pieces)
     if fx_leg is not None:
         legs.append(fx_leg)
     deltas += [release for line in lines for release in line.releases]
+    deltas += _deposit_tax_returned(lines, shares, entity, memo, fx.rate)
     draft = CommandDraft(
         effect="credit-memo",
         journal=JOURNAL,
@@ -182,18 +184,59 @@ def post_credit_memo(
     return Booked(commands, effects)
 
 
+def _taxes_credited(lines: list[LinePosting], shares: dict[int, Decimal]) -> dict[str, Decimal]:
+    """Return the credited lines' shares of the invoice's tax, per tax code."""
+    taxes: dict[str, Decimal] = {}
+    for ln in lines:
+        if ln.tax_code is not None and ln.line_no in shares:
+            taxes[ln.tax_code] = taxes.get(ln.tax_code, Decimal(0)) + shares[ln.line_no]
+    return taxes
+
+
+def _deposit_tax_returned(
+    lines: list[LinePosting],
+    shares: dict[int, Decimal],
+    entity: LegalEntity,
+    memo: InvoiceIssued,
+    rate: Decimal,
+) -> list[Delta]:
+    """Return the deltas taking the tax charged on credited deposits off what is held."""
+    return [
+        Delta(
+            key=deposit_tax_key(entity.entity_id, memo.customer_id, memo.currency, ln.tax_code),
+            currency=memo.currency,
+            amount=-shares[ln.line_no],
+            base=-convert_amount(
+                shares[ln.line_no], rate, entity.base_currency, entity.rounding_mode
+            ),
+        )
+        for ln in lines
+        if ln.tax_code is not None and shares.get(ln.line_no) and _deposit(ln)
+    ]
+
+
+def _deposit(line: LinePosting) -> bool:
+    """Tell whether a posted line billed a retainer deposit (Cr 2300)."""
+    return any(
+        leg.account == Account.CUSTOMER_DEPOSITS and leg.side is Side.CREDIT for leg in line.legs
+    )
+
+
 def _mirrored(
     lines: list[LinePosting],
     ledger: PostedLedger,
     entity: LegalEntity,
     key: str,
     deltas: list[Delta],
+    *,
+    pieces: dict[int, tuple[Decimal, ...]],
 ) -> list[Leg]:
     """Mirror the credited lines' legs; a deposit billed is taken off the deposits held.
 
     A retainer invoice's DEPOSIT line credited 2300 and added to the customer's
     deposits; crediting it takes that deposit back off them (Dr 2300 at their
     carried base, pro rata, so 7900 realises any difference from the invoice rate).
+    ``pieces`` receives, per leg index, the WIP amounts a mirrored 1150 leg restores.
 
     Raises:
         BalanceExceededError: The deposits still held are less than the deposit the
@@ -205,6 +248,7 @@ def _mirrored(
     for i, line in enumerate(lines):
         where = f"credited_line_nos.{i}"
         for stored in line.legs:
+            pieces[len(legs)] = wip_pieces(line, stored)
             leg = stored.mirrored().leg()
             deposit = stored.account == Account.CUSTOMER_DEPOSITS and stored.side is Side.CREDIT
             if deposit and leg.amount:

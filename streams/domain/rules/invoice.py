@@ -14,7 +14,11 @@ names a project that has one, else SPOT):
 - Cr 2200 Tax payable: per tax code, rounded per line or per invoice (entity policy);
 - 7900 FX gain/loss: accrued base of the WIP / deposits relieved vs today's rate.
 
-A RETAINER invoice bills deposits: Dr 1100 / Cr 2300 (net) / Cr 2200 (tax).
+A RETAINER invoice bills deposits: Dr 1100 / Cr 2300 (net) / Cr 2200 (tax, VAT
+regimes only: a sales-tax regime ``*-SALES`` refuses a taxed deposit). An invoice
+that applies deposits (``retainer_applied``) also takes the tax charged on them off
+(Dr 2200, pro rata per code), so the customer pays the tax once; one that applies
+customer credit (``credit_applied``) draws Dr 2310 at its carried base.
 A CREDIT_MEMO is handled by ``streams.domain.rules.credit_memo``.
 """
 
@@ -41,7 +45,7 @@ from streams.domain.exceptions import (
 )
 from streams.domain.fx import resolve_rate
 from streams.domain.invoices import InvoiceIssued, InvoiceKind, InvoiceLine, InvoiceLineKind
-from streams.domain.money import convert_amount
+from streams.domain.money import MONEY_CONTEXT, convert_amount, round_money
 from streams.domain.posted import (
     Bill,
     Delta,
@@ -50,12 +54,14 @@ from streams.domain.posted import (
     LinePosting,
     PostedLedger,
     ar_key,
+    credit_key,
     deposit_key,
+    deposit_tax_key,
     relieve,
     wip_key,
 )
 from streams.domain.reference import LegalEntity, ReferenceBook
-from streams.domain.rules.booking import Booked, fx_difference_leg, stored
+from streams.domain.rules.booking import Booked, fx_difference_leg, stored, wip_pieces
 from streams.domain.rules.credit_memo import post_credit_memo
 from streams.domain.rules.tax import Taxable, tax_by_code
 
@@ -111,23 +117,36 @@ def post_invoice(
         project=project,
     )
     _no_entry_twice(invoice)
+    _no_sales_tax_on_deposits(invoice, entity)
     postings = tuple(_line(ledger, invoice, i, line) for i, line in enumerate(invoice.lines))
     taxes = tax_by_code(
-        [Taxable(ln.line_no, ln.net, ln.tax_code, ln.tax_rate) for ln in invoice.lines],
+        [Taxable(ln.line_no, ln.net, ln.tax_code, ln.rate) for ln in invoice.lines],
         currency,
         mode,
         entity.tax_rounding,
     )
     head = Dimensions(project_id=invoice.project_id, customer_id=invoice.customer_id)
     gross = sum((ln.net for ln in invoice.lines), Decimal(0)) + sum(taxes.values(), Decimal(0))
-    receivable = gross - invoice.retainer_applied
-    if receivable < 0:
-        raise BalanceExceededError(
-            f"retainer_applied: {invoice.retainer_applied} exceeds the invoice total {gross}",
-            field="retainer_applied",
-        )
     legs: list[Leg] = []
     deltas: list[Delta] = []
+    credit_applied = invoice.credit_applied or Decimal(0)
+    deposit_tax = (
+        _deposit_tax_applied(ledger, invoice, entity, taxes, dims=head, deltas=deltas)
+        if invoice.retainer_applied
+        else []
+    )
+    receivable = (
+        gross
+        - invoice.retainer_applied
+        - credit_applied
+        - sum((leg.amount for leg in deposit_tax), Decimal(0))
+    )
+    if receivable < 0:
+        raise BalanceExceededError(
+            f"retainer_applied: {invoice.retainer_applied} (with its tax) and credit_applied "
+            f"{credit_applied} exceed the invoice total {gross}",
+            field="retainer_applied",
+        )
     if receivable:
         legs.append(Leg(Account.ACCOUNTS_RECEIVABLE, Side.DEBIT, receivable, head, "receivable"))
         base = convert_amount(receivable, fx.rate, entity.base_currency, mode)
@@ -136,15 +155,23 @@ def post_invoice(
         )
     if invoice.retainer_applied:
         legs.append(_draw_deposit(ledger, invoice, entity, head, deltas))
-    legs += [s.leg() for posting in postings for s in posting.legs]
+    if credit_applied:
+        legs.append(_draw_credit(ledger, invoice, entity, head, deltas))
+    pieces: dict[int, tuple[Decimal, ...]] = {}
+    for posting in postings:
+        for stored_leg in posting.legs:
+            pieces[len(legs)] = wip_pieces(posting, stored_leg)
+            legs.append(stored_leg.leg())
     for code, tax in taxes.items():
         if tax:
             dims = head.model_copy(update={"tax_code": code})
             legs.append(Leg(Account.TAX_PAYABLE, Side.CREDIT, tax, dims, f"tax {code}"))
-    fx_leg = fx_difference_leg(legs, fx, entity, head)
+    legs += deposit_tax
+    fx_leg = fx_difference_leg(legs, fx, entity, head, pieces)
     if fx_leg is not None:
         legs.append(fx_leg)
     deltas += _deposits_billed(invoice, entity, fx)
+    deltas += _deposit_tax_billed(invoice, entity, fx, taxes)
     deltas += [
         d.model_copy(update={"amount": -d.amount, "base": -d.base})
         for p in postings
@@ -180,6 +207,24 @@ def post_invoice(
     return Booked(commands, effects)
 
 
+def _no_sales_tax_on_deposits(invoice: InvoiceIssued, entity: LegalEntity) -> None:
+    """Refuse a taxed deposit where a sales tax applies (``tax_regime`` ``*-SALES``).
+
+    A sales tax is due on the sale; a deposit is not one, so the retainer invoice
+    carries no tax and the invoice that applies the deposit charges all of it.
+    (Under VAT the deposit is taxed and the invoice applying it deducts that tax.)
+    """
+    if not entity.tax_regime.upper().endswith("-SALES"):
+        return
+    for i, line in enumerate(invoice.lines):
+        if line.kind is InvoiceLineKind.DEPOSIT and line.tax_code is not None:
+            raise InvalidEventError(
+                f"lines.{i}.tax_code: a deposit carries no tax under {entity.tax_regime} "
+                "(a deposit is not a sale: the invoice that applies it charges the tax)",
+                field=f"lines.{i}.tax_code",
+            )
+
+
 def _no_entry_twice(invoice: InvoiceIssued) -> None:
     seen: set[str] = set()
     for i, line in enumerate(invoice.lines):
@@ -211,6 +256,94 @@ def _draw_deposit(
     base = relieve(held, applied, entity.base_currency, entity.rounding_mode)
     deltas.append(Delta(key=key, currency=invoice.currency, amount=-applied, base=-base))
     return Leg(Account.CUSTOMER_DEPOSITS, Side.DEBIT, applied, dims, "retainer applied", base)
+
+
+def _draw_credit(
+    ledger: PostedLedger,
+    invoice: InvoiceIssued,
+    entity: LegalEntity,
+    dims: Dimensions,
+    deltas: list[Delta],
+) -> Leg:
+    """Dr 2310 the customer credit applied, at its carried base (pro rata)."""
+    key = credit_key(entity.entity_id, invoice.customer_id, invoice.currency)
+    held = ledger.balance(key)
+    if held is None:
+        raise UnpostedSourceError("customer credit", key, field="credit_applied")
+    applied = invoice.credit_applied or Decimal(0)
+    if applied > held.amount:
+        raise BalanceExceededError(
+            f"credit_applied: {applied} exceeds the customer credit {held.amount} {held.currency}",
+            field="credit_applied",
+        )
+    base = relieve(held, applied, entity.base_currency, entity.rounding_mode)
+    deltas.append(Delta(key=key, currency=invoice.currency, amount=-applied, base=-base))
+    return Leg(Account.CUSTOMER_CREDITS, Side.DEBIT, applied, dims, "customer credit applied", base)
+
+
+def _deposit_tax_applied(
+    ledger: PostedLedger,
+    invoice: InvoiceIssued,
+    entity: LegalEntity,
+    taxes: dict[str, Decimal],
+    *,
+    dims: Dimensions,
+    deltas: list[Delta],
+) -> list[Leg]:
+    """Dr 2200 the tax already charged on the deposits applied, per tax code.
+
+    Under a VAT regime the retainer invoice charged tax on the deposit; the invoice
+    that applies it taxes its full lines, so the tax charged on the part applied
+    (pro rata of the deposits held) is taken off again: the customer pays the tax
+    once. Looked up per tax code the invoice bills (the same supply).
+    """
+    held = ledger.balance(deposit_key(entity.entity_id, invoice.customer_id, invoice.currency))
+    if held is None or not held.amount:
+        return []
+    whole = invoice.retainer_applied >= held.amount
+    legs = []
+    for code in taxes:
+        key = deposit_tax_key(entity.entity_id, invoice.customer_id, invoice.currency, code)
+        charged = ledger.balance(key)
+        if charged is None or not charged.amount:
+            continue
+        if whole:
+            amount, base = charged.amount, charged.base
+        else:
+            share = MONEY_CONTEXT.divide(invoice.retainer_applied, held.amount)
+            amount = round_money(
+                MONEY_CONTEXT.multiply(charged.amount, share),
+                invoice.currency,
+                entity.rounding_mode,
+            )
+            base = round_money(
+                MONEY_CONTEXT.multiply(charged.base, share),
+                entity.base_currency,
+                entity.rounding_mode,
+            )
+        deltas.append(Delta(key=key, currency=invoice.currency, amount=-amount, base=-base))
+        dims_code = dims.model_copy(update={"tax_code": code})
+        memo = f"tax {code} charged on the deposit applied"
+        legs.append(Leg(Account.TAX_PAYABLE, Side.DEBIT, amount, dims_code, memo, base))
+    return legs
+
+
+def _deposit_tax_billed(
+    invoice: InvoiceIssued, entity: LegalEntity, fx: FxProvenance, taxes: dict[str, Decimal]
+) -> list[Delta]:
+    """Return the tax a retainer invoice charges on its deposits, held per code until applied."""
+    if invoice.kind is not InvoiceKind.RETAINER:
+        return []
+    return [
+        Delta(
+            key=deposit_tax_key(entity.entity_id, invoice.customer_id, invoice.currency, code),
+            currency=invoice.currency,
+            amount=tax,
+            base=convert_amount(tax, fx.rate, entity.base_currency, entity.rounding_mode),
+        )
+        for code, tax in taxes.items()
+        if tax
+    ]
 
 
 def _deposits_billed(invoice: InvoiceIssued, entity: LegalEntity, fx: FxProvenance) -> list[Delta]:
@@ -245,7 +378,7 @@ def _line(
             line_no=line.line_no,
             net=line.net,
             tax_code=line.tax_code,
-            tax_rate=line.tax_rate,
+            tax_rate=line.rate,
             legs=tuple(stored(leg) for leg in legs),
         )
     refs = [("time_entry", x, "time_entry_ids") for x in line.time_entry_ids]
@@ -294,7 +427,7 @@ def _line(
         line_no=line.line_no,
         net=line.net,
         tax_code=line.tax_code,
-        tax_rate=line.tax_rate,
+        tax_rate=line.rate,
         legs=tuple(stored(leg) for leg in legs),
         entries=tuple(wip_key(kind, source_id) for kind, source_id, _ in refs),
         releases=tuple(releases),

@@ -21,7 +21,7 @@ REQUIRED_TOPICS = {
     "acct.ledger-commands",
     "ledgerstream.dlq",
 }
-DECIMAL_KINDS = {(20, 4), (24, 12), (5, 4)}  # MONEY/RATE, FXRATE, FRACTION
+DECIMAL_KINDS = {(20, 4), (24, 12), (5, 4), (12, 8)}  # MONEY/RATE, FXRATE, FRACTION, TAXRATE
 
 
 def walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -250,7 +250,9 @@ def oracle(value: Fraction, exp: int, mode: str) -> Fraction:
     st.sampled_from(CURRENCIES),
     st.sampled_from(MODES),
     st.lists(
-        st.tuples(st.integers(0, 10**8), st.sampled_from(["0.05", "0.075", "0.19", "0.0888"])),
+        st.tuples(
+            st.integers(0, 10**8), st.sampled_from(["0.05", "0.075", "0.19", "0.0888", "0.08875"])
+        ),
         min_size=1,
         max_size=8,
     ),

@@ -73,7 +73,7 @@ def test_a_released_entry_can_be_billed_again() -> None:
 
 
 def test_credit_after_full_payment_becomes_a_credit_on_account() -> None:
-    # paid 550.00; crediting line 2 (300.00 + 30.00 tax) leaves nothing open: Cr 2300 330.00
+    # paid 550.00; crediting line 2 (300.00 + 30.00 tax) leaves nothing open: Cr 2310 330.00
     books = invoiced()
     books.post(
         payment(amount=D("550.00"), allocations=[{"invoice_id": "INV-1", "amount": D("550.00")}])
@@ -82,7 +82,7 @@ def test_credit_after_full_payment_becomes_a_credit_on_account() -> None:
     assert rows(command) == [
         ("4000", "DEBIT", D("300.00"), D("300.00")),
         ("2200", "DEBIT", D("30.00"), D("30.00")),
-        ("2300", "CREDIT", D("330.00"), D("330.00")),
+        ("2310", "CREDIT", D("330.00"), D("330.00")),
     ]
 
 

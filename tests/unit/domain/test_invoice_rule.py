@@ -53,7 +53,8 @@ def eur_books(**project_overrides: object) -> Books:
 
 def test_invoice_relieves_wip_writes_down_discounts_and_taxes() -> None:
     # WIP 75 min x 150 = 187.50; billed 180.00 -> write-down 7.50 (Dr 4000)
-    # net 180.00 - 18.00 = 162.00; tax 162.00 x 8.88 % = 14.3856 -> 14.39; AR 176.39
+    # net 180.00 - 18.00 = 162.00; New York City tax 162.00 x 8.875 % = 14.3775 -> 14.38;
+    # AR 176.38
     books = Books(standard_book())
     books.post(time_entry())
     (command,) = books.post(
@@ -63,18 +64,18 @@ def test_invoice_relieves_wip_writes_down_discounts_and_taxes() -> None:
                     amount=D("180.00"),
                     discount=D("18.00"),
                     tax_code="US-NY",
-                    tax_rate=D("0.0888"),
+                    tax_rate_exact=D("0.08875"),
                     time_entry_ids=["TE-1"],
                 )
             ]
         )
     )
     assert rows(command) == [
-        ("1100", "DEBIT", D("176.39"), D("176.39")),
+        ("1100", "DEBIT", D("176.38"), D("176.38")),
         ("1150", "CREDIT", D("187.50"), D("187.50")),
         ("4000", "DEBIT", D("7.50"), D("7.50")),
         ("4900", "DEBIT", D("18.00"), D("18.00")),
-        ("2200", "CREDIT", D("14.39"), D("14.39")),
+        ("2200", "CREDIT", D("14.38"), D("14.38")),
     ]
     assert command.lines[4].dimensions.tax_code == "US-NY"
     assert (command.journal, command.effective_date) == ("INVOICE", date(2026, 4, 30))

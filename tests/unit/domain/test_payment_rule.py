@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from streams.domain.commands import RateType
-from streams.domain.exceptions import BalanceExceededError, UnpostedSourceError
-from streams.domain.posted import ar_key, deposit_key
+from streams.domain.exceptions import UnpostedSourceError
+from streams.domain.posted import ar_key, credit_key
 from tests.unit.domain.billing_builders import Books, invoice, line, payment, rows
 from tests.unit.domain.builders import book_of, customer, entity, project, spot, standard_book
 from tests.unit.domain.test_invoice_rule import eur_books
@@ -67,7 +67,7 @@ def test_two_partial_payments_in_a_foreign_currency_realise_fx() -> None:
 
 
 def test_one_payment_settles_two_invoices_and_holds_the_rest_on_account() -> None:
-    # 200.00 received: 100.00 to INV-1, 50.00 to INV-2, 50.00 on account (Cr 2300)
+    # 200.00 received: 100.00 to INV-1, 50.00 to INV-2, 50.00 on account (Cr 2310)
     books = Books(standard_book())
     books.post(invoice(lines=[line(amount=D("100.00"), **FEE)]))
     books.post(invoice(invoice_id="INV-2", lines=[line(amount=D("50.00"), **FEE)]))
@@ -84,23 +84,23 @@ def test_one_payment_settles_two_invoices_and_holds_the_rest_on_account() -> Non
         ("1000", "DEBIT", D("200.00"), D("200.00")),
         ("1100", "CREDIT", D("100.00"), D("100.00")),
         ("1100", "CREDIT", D("50.00"), D("50.00")),
-        ("2300", "CREDIT", D("50.00"), D("50.00")),
+        ("2310", "CREDIT", D("50.00"), D("50.00")),
     ]
-    held = books.ledger.balance(deposit_key("US", "C-1", "USD"))
+    held = books.ledger.balance(credit_key("US", "C-1", "USD"))
     assert held is not None
     assert held.amount == D("50.00")
 
 
-def test_paying_more_than_is_open_on_an_invoice_is_refused() -> None:
+def test_paying_more_than_is_open_on_an_invoice_books_the_cent_as_a_customer_credit() -> None:
     books = Books(standard_book())
     books.post(invoice(lines=[line(amount=D("100.00"), **FEE)]))
-    with pytest.raises(BalanceExceededError) as info:
-        books.post(
-            payment(
-                amount=D("100.01"), allocations=[{"invoice_id": "INV-1", "amount": D("100.01")}]
-            )
-        )
-    assert info.value.field == "allocations.0.amount"
+    (command,) = books.post(
+        payment(amount=D("100.01"), allocations=[{"invoice_id": "INV-1", "amount": D("100.01")}])
+    )
+    assert rows(command)[1:] == [
+        ("1100", "CREDIT", D("100.00"), D("100.00")),
+        ("2310", "CREDIT", D("0.01"), D("0.01")),
+    ]
 
 
 def test_payment_before_its_invoice_parks() -> None:

@@ -138,6 +138,8 @@ def test_the_retainer_is_billed_paid_and_drawn_down(posted: Posted) -> None:
     [drawn] = posted.of("INV-M004")
     sides = {(ln.account, ln.side): ln.amount for ln in drawn.lines}
     assert sides[("2300", "DEBIT")] == Decimal("2000.00")
+    # GB-VAT: the VAT charged on the 2000.00 applied (a third of 1200.00) is taken off
+    assert sides[("2200", "DEBIT")] == Decimal("400.00")
     assert sides[("1100", "DEBIT")] > 0  # the rest is receivable
     [paid] = posted.of("PAY-M001")
     assert paid.lines[0].amount == Decimal("7200.00")  # deposit + 20 % VAT
@@ -153,8 +155,8 @@ def test_the_credit_memo_releases_its_line_entries_to_wip(posted: Posted) -> Non
     restored = next(ln for ln in memo.lines if ln.account == "1150")
     assert (restored.side, restored.amount) == ("DEBIT", relieved.amount)
     assert any(
-        ln.account == "2300" and ln.side == "CREDIT" for ln in memo.lines
-    )  # paid: on account
+        ln.account == "2310" and ln.side == "CREDIT" for ln in memo.lines
+    )  # paid: a credit on account
     released = [f for f in posted.run.feedback if f.status == FeedbackStatus.RELEASED]
     assert sorted(f.source_id for f in released) == sorted(credited)
     assert {f.related_id for f in released} == {"CM-M001"}
@@ -163,6 +165,8 @@ def test_the_credit_memo_releases_its_line_entries_to_wip(posted: Posted) -> Non
 def test_the_eur_invoice_is_paid_in_two_parts_with_realised_fx(posted: Posted) -> None:
     [invoice] = posted.of("INV-M003")
     assert invoice.fx.rate_type is RateType.CONTRACT
+    # the entries accrued at the same contract rate: no FX, only per-entry rounding (7950)
+    assert not any(ln.account == "7900" for ln in invoice.lines)
     receivable = next(ln for ln in invoice.lines if ln.account == "1100")
     parts = [*posted.of("PAY-M004"), *posted.of("PAY-M005")]
     assert [(c.entity_id, c.transaction_currency) for c in parts] == [("GB10", "EUR")] * 2
@@ -295,3 +299,35 @@ def test_cli_dry_runs_the_committed_month_without_errors(
     assert [(t[0], t[4]) for t in totals] == [("GB10", "GBP"), ("US10", "USD")]
     assert all(t[5] == t[6] and t[7] == "0.00" for t in totals)  # debits = credits in base
     assert err.strip().endswith("0 skipped, 0 line(s) not posted")
+
+
+def _nets(run: DryRun) -> dict[tuple[str, str, str], tuple[Decimal, Decimal]]:
+    return {
+        (r.entity_id, r.account, r.currency): (
+            r.debit - r.credit,
+            r.base_debit - r.base_credit,
+        )
+        for r in trial_balance(run.commands)
+        if r.debit != r.credit or r.base_debit != r.base_credit
+    }
+
+
+def test_the_credit_memo_before_the_payment_leaves_the_same_books(tmp_path: Path) -> None:
+    """PAY-M002 pays INV-M002 in full; CM-M001 credits its line 2. Swapped, the payment
+    exceeds what the memo left open: the excess is a customer credit (2310), not refused."""
+    reference, events = mixed_month().write_jsonl(tmp_path, CATALOG)
+    lines = events.read_text(encoding="utf-8").splitlines(keepends=True)
+    pay = next(i for i, x in enumerate(lines) if '"PAY-M002"' in x)
+    memo = next(i for i, x in enumerate(lines) if '"CM-M001"' in x)
+    assert memo == pay + 1  # adjacent: swapping them changes nothing else
+    lines[pay], lines[memo] = lines[memo], lines[pay]
+    swapped = tmp_path / "swapped.jsonl"
+    swapped.write_text("".join(lines), encoding="utf-8")
+    as_recorded = dry_run(reference, events, catalog=CATALOG, rule_version="test/1")
+    credit_first = dry_run(reference, swapped, catalog=CATALOG, rule_version="test/1")
+    assert (as_recorded.errors, credit_first.errors) == ([], [])
+    assert _nets(credit_first) == _nets(as_recorded)
+    cash = _nets(as_recorded)[("US10", "1000", "USD")]
+    assert cash == _nets(credit_first)[("US10", "1000", "USD")]
+    [paid] = [c for c in credit_first.commands if c.source.id == "PAY-M002"]
+    assert [ln.account for ln in paid.lines] == ["1000", "1100", "2310"]

@@ -46,9 +46,10 @@ def test_the_shipped_example_posts_everything_but_its_one_bad_line() -> None:
     for entity_id in {r.entity_id for r in rows}:
         mine = [r for r in rows if r.entity_id == entity_id]
         assert sum(r.base_debit for r in mine) == sum(r.base_credit for r in mine)
-    # AR (USD): invoice 1962.08 - payment 1000.00 - credit memo 220.00 = 742.08
+    # AR (USD): 1600.00 taxed at New York City's 8.875 % = 142.00, invoice 1962.00
+    #   - payment 1000.00 - credit memo 220.00 = 742.00
     ar = next(r for r in rows if (r.entity_id, r.account, r.currency) == ("US", "1100", "USD"))
-    assert ar.debit - ar.credit == Decimal("742.08")
+    assert ar.debit - ar.credit == Decimal("742.00")
 
 
 def test_an_invoice_waiting_for_its_entry_is_parked_then_posts(tmp_path: Path) -> None:

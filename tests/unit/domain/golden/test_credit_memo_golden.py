@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from streams.domain.exceptions import BalanceExceededError, UnpostedSourceError
 from streams.domain.feedback import FeedbackStatus
-from streams.domain.posted import ar_key, deposit_key, wip_key
+from streams.domain.posted import ar_key, credit_key, deposit_key, wip_key
 from tests.unit.domain.billing_builders import Books, credit_memo, invoice, line, payment, rows
 from tests.unit.domain.builders import (
     book_of,
@@ -206,10 +206,10 @@ def test_crediting_a_retainer_already_drawn_down_is_refused() -> None:
 
 
 def test_credit_after_a_partial_payment_splits_between_receivable_and_account() -> None:
-    """Rule: credit memo: Cr 1100 up to what is open, the excess Cr 2300 (credit on account)."""
+    """Rule: credit memo: Cr 1100 up to what is open, the excess Cr 2310 (credit on account)."""
     # INV-1: TE-1 (WIP 187.50) billed 200.00 + fee 300.00, tax 10 % = 50.00; AR 550.00
     # paid 400.00 -> 150.00 open. CM-1 credits line 2: fee 300.00 + tax share
-    # 50.00 x 300 / 500 = 30.00 = 330.00: Cr 1100 150.00 (all that is open), Cr 2300 180.00
+    # 50.00 x 300 / 500 = 30.00 = 330.00: Cr 1100 150.00 (all that is open), Cr 2310 180.00
     books = Books(standard_book())
     books.post(time_entry())
     tax = {"tax_code": "T10", "tax_rate": D("0.10")}
@@ -229,10 +229,10 @@ def test_credit_after_a_partial_payment_splits_between_receivable_and_account() 
         ("4000", "DEBIT", D("300.00"), D("300.00")),
         ("2200", "DEBIT", D("30.00"), D("30.00")),
         ("1100", "CREDIT", D("150.00"), D("150.00")),
-        ("2300", "CREDIT", D("180.00"), D("180.00")),
+        ("2310", "CREDIT", D("180.00"), D("180.00")),
     ]
     assert books.ledger.balance(ar_key("INV-1")) is None
-    held = books.ledger.balance(deposit_key("US", "C-1", "USD"))
+    held = books.ledger.balance(credit_key("US", "C-1", "USD"))
     assert held is not None
     assert (held.amount, held.base) == (D("180.00"), D("180.00"))
     assert not [f for f in books.feedback if f.status is FeedbackStatus.RELEASED]

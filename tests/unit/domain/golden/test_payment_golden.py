@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from streams.domain.commands import CommandAction
-from streams.domain.posted import ar_key, deposit_key
+from streams.domain.posted import ar_key, credit_key
 from tests.unit.domain.billing_builders import Books, invoice, line, payment, rows
 from tests.unit.domain.builders import book_of, customer, entity, project, spot
 
@@ -79,10 +79,10 @@ def test_two_partial_jpy_payments_on_a_usd_entity_realise_fx_in_cents() -> None:
 
 
 def test_eur_overpayment_settles_the_invoice_and_holds_the_rest_on_account() -> None:
-    """Rule: payment: what is not allocated is held on account (Cr 2300) at today's rate."""
+    """Rule: payment: what is not allocated is a customer credit (Cr 2310) at today's rate."""
     # INV-1 EUR 100.00 at 1.10 -> AR USD 110.00
     # PAY-1 EUR 150.00 at 1.12 (05-15), 100.00 to INV-1: cash 168.00; Cr 1100 110.00
-    #   (carried); Cr 2300 50.00 x 1.12 = 56.00; Cr 7900 112.00 - 110.00 = 2.00 (gain)
+    #   (carried); Cr 2310 50.00 x 1.12 = 56.00; Cr 7900 112.00 - 110.00 = 2.00 (gain)
     books = foreign_books("EUR", ("1.1000", date(2026, 4, 30)), ("1.1200", date(2026, 5, 15)))
     books.post(
         invoice(
@@ -104,10 +104,10 @@ def test_eur_overpayment_settles_the_invoice_and_holds_the_rest_on_account() -> 
     assert rows(command) == [
         ("1000", "DEBIT", D("150.00"), D("168.00")),
         ("1100", "CREDIT", D("100.00"), D("110.00")),
-        ("2300", "CREDIT", D("50.00"), D("56.00")),
+        ("2310", "CREDIT", D("50.00"), D("56.00")),
         ("7900", "CREDIT", D("0.00"), D("2.00")),
     ]
-    held = books.ledger.balance(deposit_key("US", "C-F", "EUR"))
+    held = books.ledger.balance(credit_key("US", "C-F", "EUR"))
     assert held is not None
     assert (held.amount, held.base) == (D("50.00"), D("56.00"))
 
