@@ -22,6 +22,7 @@ the project system should hear (``SyncFeedback``): posted, held, reversed, relea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final, TypeAlias
 
 from streams.domain.commands import CommandAction, PostLedgerEntry, Side, SourceRef, command_id
@@ -202,7 +203,11 @@ def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str)
 
     Returns:
         REVERSE commands and a REVERSED feedback; Skipped (counted) when nothing
-        of the record is posted. A later, higher version posts afresh.
+        of the record is posted; Held, with a HELD feedback saying why, when
+        reversing it would leave a receivable or a deposit negative (an invoice
+        with payments or credit memos, a retainer already applied): those are
+        reversed first. A later, higher version posts afresh. The reversals carry
+        the deleted version's event time (a tombstone has none of its own).
 
     Raises:
         AlreadyBilledError: The record is billed on a live invoice (credit it first).
@@ -217,13 +222,55 @@ def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str)
             f"{source.type} {source.id} is billed on invoice {holder}: credit that line first",
             field="key",
         )
-    source = source.model_copy(update={"version": last.version})
+    source = source.model_copy(update={"version": last.version, **_provenance(last)})
+    overdrawn = _overdrawn(ledger, last)
+    if overdrawn:
+        reason = (
+            f"{source.type} {source.id} v{last.version} not deleted: "
+            f"{'; '.join(overdrawn)}; reverse those first (the record stays posted)"
+        )
+        return Step(ledger, Held(reason), (_feedback(source, FeedbackStatus.HELD, reason=reason),))
     reversals = tuple(reverse_command(c, source, rule_version) for c in last.commands)
     after = ledger.with_effects(last.effects, by=source.id, sign=-1).with_record(
         last.model_copy(update={"deleted": True, "commands": (), "effects": Effects()})
     )
     feedback = _feedback(source, FeedbackStatus.REVERSED, commands=reversals, reason="deleted")
     return Step(after, Posted(reversals), (feedback,))
+
+
+def _overdrawn(ledger: PostedLedger, record: PostedRecord) -> list[str]:
+    """Say which receivables or deposits undoing ``record`` would leave negative, and why.
+
+    An invoice that payments or credit memos relieved, or a retainer whose deposit
+    an invoice applied: reversing it alone would leave the receivable (or the
+    deposit) below zero, with nothing in the books to say why.
+    """
+    found = []
+    for delta in record.effects.deltas:
+        if delta.amount <= 0 or not delta.key.startswith(("ar/", "deposit/")):
+            continue
+        balance = ledger.balance(delta.key)
+        left = balance.amount if balance is not None else Decimal(0)
+        if left < delta.amount:
+            what = "receivable" if delta.key.startswith("ar/") else "deposit"
+            found.append(
+                f"{delta.amount - left} {delta.currency} of its {what} ({delta.key}) is already "
+                f"relieved (by payments, credit memos or an applied retainer), so reversing it "
+                f"would leave {left - delta.amount} {delta.currency}"
+            )
+    return found
+
+
+def _provenance(record: PostedRecord) -> dict[str, Any]:
+    """Return the event time a deletion's reversals carry: that of the version they reverse.
+
+    A tombstone has no event time of its own (only the broker's timestamp, which
+    the offline dry run does not have): the same deletion must give the same
+    commands on every path.
+    """
+    if not record.commands:
+        return {}
+    return {"event_time": record.commands[0].source.event_time}
 
 
 def _skip(ledger: PostedLedger, reason: str) -> Step:
