@@ -41,7 +41,7 @@ from streams.domain.exceptions import (
 )
 from streams.domain.fx import resolve_rate
 from streams.domain.invoices import InvoiceIssued, InvoiceKind, InvoiceLine, InvoiceLineKind
-from streams.domain.money import convert_amount
+from streams.domain.money import convert_amount, show_amount
 from streams.domain.posted import (
     Bill,
     Delta,
@@ -159,7 +159,8 @@ def post_invoice(
         legs=tuple(legs),
         source=source,
         rule_version=rule_version,
-        memo=f"{invoice.kind} {invoice.invoice_id} {invoice.customer_id} {gross} {currency}",
+        memo=f"{invoice.kind} {invoice.invoice_id} {invoice.customer_id} "
+        f"{show_amount(gross, currency)} {currency}",
     )
     effects = Effects(
         deltas=tuple(deltas),

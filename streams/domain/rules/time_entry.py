@@ -42,7 +42,7 @@ from streams.domain.commands import (
 from streams.domain.events import TimeEntryRecorded, TimeEntryStatus
 from streams.domain.exceptions import NoBillingRateError
 from streams.domain.fx import resolve_rate
-from streams.domain.money import MONEY_CONTEXT, exponent, round_money
+from streams.domain.money import MONEY_CONTEXT, round_money, show_amount
 from streams.domain.reference import (
     Employee,
     LegalEntity,
@@ -117,7 +117,7 @@ class _Work:
         hours = MONEY_CONTEXT.divide(minutes, _SIXTY).quantize(_HOURS_SHOWN, context=MONEY_CONTEXT)
         return (
             f"{label} {self.on.isoformat()} {self.entry.employee_id} {hours}h"
-            f" @ {_show_rate(rate, currency)} {currency} on {self.project.project_id}"
+            f" @ {show_amount(rate, currency)} {currency} on {self.project.project_id}"
         )
 
 
@@ -310,9 +310,3 @@ def _in_base(
         entity=entity,
     )
     return build_command(entity, draft, fx)
-
-
-def _show_rate(rate: Decimal, currency: str) -> str:
-    """Show a rate with the currency's decimals, or more if it has them."""
-    shown = rate.quantize(Decimal(1).scaleb(-exponent(currency)), context=MONEY_CONTEXT)
-    return f"{shown:f}" if shown == rate else f"{rate.normalize(MONEY_CONTEXT):f}"
