@@ -48,6 +48,7 @@ __all__ = [
     "identity",
     "post_deletion",
     "post_event",
+    "post_relocation",
     "reverse_command",
 ]
 
@@ -235,6 +236,58 @@ def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str)
         last.model_copy(update={"deleted": True, "commands": (), "effects": Effects()})
     )
     feedback = _feedback(source, FeedbackStatus.REVERSED, commands=reversals, reason="deleted")
+    return Step(after, Posted(reversals), (feedback,))
+
+
+def post_relocation(
+    ledger: PostedLedger,
+    event: SourceEvent,
+    *,
+    source: SourceRef,
+    rule_version: str,
+    moved_to: str,
+) -> Step:
+    """Reverse what this ledger posted of a record whose newer version posts elsewhere.
+
+    The ledger now keyed ``moved_to`` posted ``event`` without knowing its earlier
+    version (its project moved to another entity or customer, or an edit put it on
+    another project) and told every other ledger (``streams.domain.routing``). The
+    one that holds an older version live reverses it here, with the same command
+    ids a REVERSE by ``event`` in one ledger would have, and forgets it.
+
+    Args:
+        ledger: This ledger's posted-records table.
+        event: The version posted under ``moved_to``.
+        source: Where the event was read (its id and version name the reversals).
+        rule_version: Version of the rules, part of every ``command_id``.
+        moved_to: The ledger key the record now posts under.
+
+    Returns:
+        REVERSE commands and a REVERSED feedback (version: the one reversed);
+        Skipped (not counted: the notice reaches every ledger) when nothing older
+        is live here; Held, with a HELD feedback saying why, when the version here
+        is billed on an invoice or its receivable or deposit is relieved: it stays
+        here until credited (then send the record again).
+
+    """
+    kind, source_id, version = identity(event)
+    live = ledger.live(kind, source_id)
+    if live is None or live.version >= version:
+        return Step(ledger, Skipped(f"{kind} {source_id} v{version}: nothing older here"))
+    moved = f"{kind} {source_id} v{version} now posts in ledger {moved_to}"
+    holder = ledger.billed.get(wip_key(kind, source_id))
+    blocked = [f"v{live.version} here is billed on invoice {holder}"] if holder else []
+    blocked += _overdrawn(ledger, live)
+    here = source.model_copy(update={"version": live.version})
+    if blocked:
+        reason = f"{moved}, but {'; '.join(blocked)}: credit it here, then send it again"
+        return Step(ledger, Held(reason), (_feedback(here, FeedbackStatus.HELD, reason=reason),))
+    reversals = tuple(reverse_command(c, source, rule_version) for c in live.commands)
+    after = ledger.with_effects(live.effects, by=source_id, sign=-1).with_record(
+        live.model_copy(update={"deleted": True, "commands": (), "effects": Effects()})
+    )
+    reason = f"{moved}: v{live.version} reversed here"
+    feedback = _feedback(here, FeedbackStatus.REVERSED, commands=reversals, reason=reason)
     return Step(after, Posted(reversals), (feedback,))
 
 
