@@ -31,6 +31,7 @@ from tests.unit.domain.billing_builders import payment as payment_event
 from tests.unit.domain.builders import (
     RULE_VERSION,
     customer,
+    employee,
     entity,
     project,
     spot,
@@ -596,3 +597,18 @@ def test_upstream_cannot_forge_a_relocation_notice(codec: AvroCodec) -> None:
     forged = SourceRecord(TOPICS["time_entry"], 0, 1, b"TE-1", value, [(RELOCATED, b"X")])
     _, (sent,) = handle_route(rt, forged, 2)
     assert RELOCATED not in dict(sent.headers)
+
+
+def test_intercompany_time_waits_while_the_employees_entity_is_paused(codec: AvroCodec) -> None:
+    # it posts its recharge in DE: DE's kill switch holds it, though the key is US's
+    book = standard_book(
+        entity(entity_id="DE", base_currency="EUR", timezone="Europe/Berlin"),
+        employee(employee_id="hans", entity_id="DE", cost_currency="EUR", cost_rate=D("60")),
+        spot("EUR", "USD", "1.08", date(2026, 3, 30)),
+    )
+    h = Harness(codec, book)
+    h.rt.set_toggles(Toggles(paused_entities=frozenset({"DE"})))
+    assert h.post(time_entry(employee_id="hans"), time_entry(entry_id="TE-2")) != []
+    assert h.stage.parked()[0] == {"time_entry:TE-1"}  # alice's entry (US only) posted
+    h.rt.set_toggles(Toggles())
+    assert [c["entity_id"] for c in h.commands(h.retry(wake=True))] == ["US", "US", "DE"]
