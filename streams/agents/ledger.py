@@ -426,20 +426,22 @@ class LedgerStage:
         """Reverse an earlier version posted here of a record now posted under ``moved_to``."""
         kind, source_id, _ = identity(event)
         live = view.ledger.live(kind, source_id)
-        if live is not None:
-            _pause(
-                next(
-                    (
-                        c.entity_id
-                        for c in live.commands
-                        if c.entity_id in self.rt.toggles.paused_entities
-                    ),
-                    None,
-                )
-            )
-        step = post_relocation(
-            view.ledger, event, source=source, rule_version=self.rt.rule_version, moved_to=moved_to
+        paused = self.rt.toggles.paused_entities
+        _pause(
+            next((c.entity_id for c in live.commands if c.entity_id in paused), None)
+            if live
+            else None
         )
+        try:  # billed here: wait until credited, then reverse (or dead-letter past the deadline)
+            step = post_relocation(
+                view.ledger,
+                event,
+                source=source,
+                rule_version=self.rt.rule_version,
+                moved_to=moved_to,
+            )
+        except TransientError as exc:
+            raise _ParkingError(exc, exc.code) from exc
         _, outputs = self._outputs(view, step, record)
         # counted where the record posted: the notices are not separate records
         return Outcome.ROUTED, outputs

@@ -27,7 +27,7 @@ from typing import Any, Final, TypeAlias
 
 from streams.domain.commands import CommandAction, PostLedgerEntry, Side, SourceRef, command_id
 from streams.domain.events import ExpenseRecorded, TimeEntryRecorded
-from streams.domain.exceptions import AlreadyBilledError
+from streams.domain.exceptions import AlreadyBilledError, RelocationBlockedError
 from streams.domain.feedback import FeedbackStatus, SyncFeedback
 from streams.domain.invoices import InvoiceIssued
 from streams.domain.payments import PaymentReceived
@@ -265,9 +265,11 @@ def post_relocation(
     Returns:
         REVERSE commands and a REVERSED feedback (version: the one reversed);
         Skipped (not counted: the notice reaches every ledger) when nothing older
-        is live here; Held, with a HELD feedback saying why, when the version here
-        is billed on an invoice or its receivable or deposit is relieved: it stays
-        here until credited (then send the record again).
+        is live here.
+
+    Raises:
+        RelocationBlockedError: The version here is billed on a live invoice, or
+            its receivable or deposit is relieved: wait (park) until it is credited.
 
     """
     kind, source_id, version = identity(event)
@@ -280,8 +282,10 @@ def post_relocation(
     blocked += _overdrawn(ledger, live)
     here = source.model_copy(update={"version": live.version})
     if blocked:
-        reason = f"{moved}, but {'; '.join(blocked)}: credit it here, then send it again"
-        return Step(ledger, Held(reason), (_feedback(here, FeedbackStatus.HELD, reason=reason),))
+        raise RelocationBlockedError(
+            f"{moved}, but {'; '.join(blocked)}: it is reversed here once that is credited",
+            field="key",
+        )
     reversals = tuple(reverse_command(c, source, rule_version) for c in live.commands)
     after = ledger.with_effects(live.effects, by=source_id, sign=-1).with_record(
         live.model_copy(update={"deleted": True, "commands": (), "effects": Effects()})

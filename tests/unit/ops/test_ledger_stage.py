@@ -566,21 +566,45 @@ def test_a_project_moved_after_posting_reverses_in_the_old_ledger_and_posts_in_t
     assert h.commands(run_at(h, 1, new)) == []
 
 
-def test_a_moved_entry_billed_in_its_old_ledger_is_held_there_with_the_reason(
-    codec: AvroCodec,
-) -> None:
+def moved_while_billed(codec: AvroCodec) -> tuple[Harness, SourceRecord]:
+    """TE-1 billed on INV-1 in US/customer/C-1, then v2 posted under US/customer/C-2."""
     h = two_ledgers(codec, standard_book(customer(customer_id="C-2")))
     run_at(h, 0, h.record(time_entry()))
     run_at(h, 0, h.record(invoice(lines=[line(1, amount=D("187.50"), time_entry_ids=["TE-1"])])))
     h.rt.book.put("P-100", project(customer_id="C-2"))
     outputs = run_at(h, 1, h.record(time_entry(version=2, duration_minutes=60)))
     ((_, notice),) = notices(outputs)
-    held = run_at(h, 0, notice)
-    assert h.commands(held) == []
-    (feedback,) = [codec.decode(FEEDBACK_TOPIC, o.value).record for o in held if o.value]
-    assert feedback["status"] == "HELD"
-    assert "billed on invoice INV-1" in feedback["reason"]
-    assert "now posts in ledger US/customer/C-2" in feedback["reason"]
+    return h, notice
+
+
+def test_a_moved_entry_billed_in_its_old_ledger_waits_there_until_credited(
+    codec: AvroCodec,
+) -> None:
+    h, notice = moved_while_billed(codec)
+    assert run_at(h, 0, notice) == []  # billed on INV-1 here: parked
+    assert h.stage.parked()[0] == {"time_entry:TE-1"}
+    # the line is credited (the entry goes back to WIP here): the reversal goes through
+    run_at(h, 0, h.record(credit_memo(credited_line_nos=[1]), key="US/customer/C-1"))
+    h.now += timedelta(minutes=10)
+    outputs, writes = h.stage.retry([0], wake=False)
+    h.stage.apply(writes)
+    assert [c["action"] for c in h.commands(outputs)] == ["REVERSE", "REVERSE"]
+    assert h.stage.parked()[0] == set()
+
+
+def test_a_moved_entry_never_credited_is_dead_lettered_with_the_reason(codec: AvroCodec) -> None:
+    h, notice = moved_while_billed(codec)
+    run_at(h, 0, notice)
+    h.now += timedelta(days=2)  # past the parking deadline
+    outputs, writes = h.stage.retry([0], wake=False)
+    h.stage.apply(writes)
+    (letter,) = [o for o in outputs if o.topic == "ledgerstream.dlq"]
+    envelope = codec.decode("ledgerstream.dlq", letter.value).record
+    assert (envelope["error_code"], envelope["retryable"]) == ("RELOCATION_BLOCKED", True)
+    assert (
+        "time_entry TE-1 v2 now posts in ledger US/customer/C-2, but v1 here is billed on "
+        "invoice INV-1" in envelope["error_message"]
+    )
 
 
 def test_a_new_version_in_the_same_ledger_sends_no_notice(codec: AvroCodec) -> None:
