@@ -287,6 +287,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
             max_retry=timedelta(seconds=settings.retry_max_seconds),
         ),
         retry_interval=settings.retry_check_seconds,
+        partitions=partitions,
     )
     reference.register(app, rt, deliver=deliver)
 

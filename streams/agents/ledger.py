@@ -1,6 +1,7 @@
-"""Stage 2: each entity's ledger: the table of what was posted, parking, pause, corrections.
+"""Stage 2: the ledgers: the table of what was posted, parking, pause, corrections.
 
-Reads ``ledgerstream.ledger-events`` (keyed by entity, see ``streams.agents.route``)
+Reads ``ledgerstream.ledger-events`` (keyed by ledger unit, entity + customer and
+so on: ``streams.domain.routing``)
 and posts every record with ``post_event`` against the posted-records table, kept
 in memory per owned partition and written to its own compacted changelog (read back
 whole by a partition's new owner before it processes anything; see ``register``):
@@ -13,7 +14,11 @@ whole by a partition's new owner before it processes anything; see ``register``)
   records of the same source id queue in order. Parked records are retried with
   bounded exponential backoff, at once when reference data or toggles change, and
   dead-lettered (retryable, with attempts and first/last failure) past the deadline;
-- records of an entity whose kill switch is on are parked until it is turned off.
+- records of an entity whose kill switch is on are parked until it is turned off
+  (intercompany time: either entity it posts in);
+- a record whose version posts under another key than its earlier one (its project
+  moved to another entity or customer) sends a relocation notice to every other
+  partition; the one holding the earlier version reverses it there.
 
 Ordering for effectively-once: a batch's commands are sent and **delivered** before
 the table's changelog records them, and both are acknowledged before the next batch
@@ -42,7 +47,7 @@ from streams.adapters.heartbeat import post_canary
 from streams.adapters.metrics import Outcome
 from streams.adapters.parking import Parked, decode_queue, encode_queue
 from streams.agents.records import source_record
-from streams.agents.route import LEDGER_TOPIC, decode_event, forward, source_of
+from streams.agents.route import LEDGER_TOPIC, decode_event, forward, relocated_to, source_of
 from streams.agents.runtime import Deliver, Handled, Output, Runtime
 from streams.domain.commands import PostLedgerEntry, SourceRef
 from streams.domain.exceptions import MissingReferenceError, TransientError, UnpostedSourceError
@@ -55,8 +60,9 @@ from streams.domain.posting import (
     identity,
     post_deletion,
     post_event,
+    post_relocation,
 )
-from streams.domain.routing import ledger_key
+from streams.domain.routing import ledger_route, relocation_notice_needed
 from streams.domain.rules.outcome import Held, Posted
 from streams.domain.toggles import Sink, sink_for
 
@@ -141,8 +147,11 @@ class LedgerStage:
         *,
         policy: ParkingPolicy = ParkingPolicy(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        partitions: int = 1,
     ) -> None:
         self.rt = rt
+        #: Partitions of the stage-2 topic: a relocation notice goes to every other one.
+        self.partitions = partitions
         self.policy = policy
         self.clock = clock
         #: The table: per owned stage-2 partition, key -> stored bytes.
@@ -382,25 +391,66 @@ class LedgerStage:
     ) -> Handled:
         rt = self.rt
         book = rt.current_book
-        try:
-            entity = ledger_key(event, book)
-        except MissingReferenceError as exc:
-            raise _ParkingError(exc, exc.code) from exc
-        if routed_key != entity.encode():  # first read before its project was known
-            return Outcome.ROUTED, [forward(rt, record, entity.encode())]
-        if entity in rt.toggles.paused_entities:
-            error = TransientError(f"entity {entity} is paused (kill_switch/{entity})")
-            raise _ParkingError(error, PAUSED, paused=True)
         kind, source_id, version = identity(event)
         source = _source(record, kind, source_id, version, event.recorded_at)
+        moved_to = relocated_to(record)
+        if moved_to is not None:
+            return self._relocate(view, event, record, source, moved_to)
+        try:
+            route = ledger_route(event, book)
+        except MissingReferenceError as exc:
+            raise _ParkingError(exc, exc.code) from exc
+        if routed_key != route.key.encode():  # first read before its project was known
+            return Outcome.ROUTED, [forward(rt, record, route.key.encode())]
+        _pause(route.paused_by(rt.toggles.paused_entities))
         if rt.synthetic:  # a canary: posted against no table, its commands to the shadow only
             commands = post_canary(event, book, source=source, rule_version=rt.rule_version)
             return Outcome.SYNTHETIC, [rt.command_output(c, record, Sink.SHADOW) for c in commands]
+        live = view.ledger.live(kind, source_id)
+        notice = relocation_notice_needed(version, kind, source_id, view.ledger)
         try:
             step = post_event(view.ledger, event, book, source=source, rule_version=rt.rule_version)
         except TransientError as exc:
             raise _ParkingError(exc, exc.code) from exc
-        return self._outputs(view, step, record, view.ledger.live(kind, source_id))
+        outcome, outputs = self._outputs(view, step, record, live)
+        if notice and isinstance(step.outcome, Posted):  # an earlier version may live elsewhere
+            outputs += [
+                forward(rt, record, route.key.encode(), p, relocated_to=route.key)
+                for p in range(self.partitions)
+                if p != view.partition
+            ]
+        return outcome, outputs
+
+    def _relocate(
+        self,
+        view: _View,
+        event: SourceEvent,
+        record: SourceRecord,
+        source: SourceRef,
+        moved_to: str,
+    ) -> Handled:
+        """Reverse an earlier version posted here of a record now posted under ``moved_to``."""
+        kind, source_id, _ = identity(event)
+        live = view.ledger.live(kind, source_id)
+        paused = self.rt.toggles.paused_entities
+        _pause(
+            next((c.entity_id for c in live.commands if c.entity_id in paused), None)
+            if live
+            else None
+        )
+        try:  # billed here: wait until credited, then reverse (or dead-letter past the deadline)
+            step = post_relocation(
+                view.ledger,
+                event,
+                source=source,
+                rule_version=self.rt.rule_version,
+                moved_to=moved_to,
+            )
+        except TransientError as exc:
+            raise _ParkingError(exc, exc.code) from exc
+        _, outputs = self._outputs(view, step, record)
+        # counted where the record posted: the notices are not separate records
+        return Outcome.ROUTED, outputs
 
     def _delete(self, view: _View, topic: str, record: SourceRecord) -> Handled:
         """Reverse a deleted record (a tombstone reaches every partition; one posted it)."""
@@ -520,6 +570,13 @@ class LedgerStage:
         return (Outcome.PARKED if previous is None else Outcome.WAITING), []
 
 
+def _pause(entity: str | None) -> None:
+    """Park the record while ``entity``, one it posts in, is paused."""
+    if entity is not None:
+        error = TransientError(f"entity {entity} is paused (kill_switch/{entity})")
+        raise _ParkingError(error, PAUSED, paused=True)
+
+
 def _source(
     record: SourceRecord, kind: str, source_id: str, version: int, event_time: datetime
 ) -> SourceRef:
@@ -572,6 +629,7 @@ def register(
     read_state: Callable[[int], Awaitable[dict[bytes, bytes]]],
     policy: ParkingPolicy,
     retry_interval: float,
+    partitions: int = 1,
 ) -> LedgerStage:
     """Declare the stage-2 agent, the loading of its table and the parked-record retry timer.
 
@@ -582,7 +640,7 @@ def register(
     table recovery lost stream records queued around it on the embedded broker:
     149-338 records per restart, measured; the loader pattern of docs/embedded-broker.md did not.)
     """
-    stage = LedgerStage(rt, policy=policy)
+    stage = LedgerStage(rt, policy=policy, partitions=partitions)
     lock = asyncio.Lock()
     topic = rt.topic(LEDGER_TOPIC)
     histogram = rt.metrics.batch_seconds.labels(topic=LEDGER_TOPIC)

@@ -1,12 +1,13 @@
-"""Stage 1: project events → the ledger of their entity (``ledgerstream.ledger-events``).
+"""Stage 1: project events → their ledger (``ledgerstream.ledger-events``).
 
 Upstream keys project events by their own id (``entry_id``, ``invoice_id``…), but an
 invoice relieves the WIP of entries and a payment the receivable of invoices: what a
-rule reads belongs to one legal entity. This agent decodes and validates each
-record (a bad one is dead-lettered here, with its original bytes) and forwards it,
-bytes untouched, keyed by its entity (``streams.domain.routing``), with where it
-was read in ``ledgerstream-source-*`` headers. Stage 2 (``streams.agents.ledger``)
-then sees every record of an entity in one partition, in order.
+rule reads belongs to one customer of one legal entity (or one internal project, or
+an entity's shared pool). This agent decodes and validates each record (a bad one
+is dead-lettered here, with its original bytes) and forwards it, bytes untouched,
+keyed by that unit (``streams.domain.routing``: ``US10/customer/C-1``), with where
+it was read in ``ledgerstream-source-*`` headers. Stage 2 (``streams.agents.ledger``)
+then sees every record of a unit in one partition, in order.
 
 A record whose entity cannot be known yet (its project has not arrived) is
 forwarded under its own key; stage 2 parks it and routes it again once the
@@ -29,12 +30,14 @@ from streams.domain.routing import ledger_key
 
 __all__ = [
     "LEDGER_TOPIC",
+    "RELOCATED",
     "forward",
     "register",
+    "relocated_to",
     "source_of",
 ]
 
-#: The internal topic of stage 2, keyed by entity (deploy/topics.yaml).
+#: The internal topic of stage 2, keyed by ledger unit (deploy/topics.yaml).
 LEDGER_TOPIC: Final = "ledgerstream.ledger-events"
 
 _TOPIC: Final = "ledgerstream-source-topic"
@@ -43,6 +46,9 @@ _OFFSET: Final = "ledgerstream-source-offset"
 _TIMESTAMP: Final = "ledgerstream-source-timestamp"
 _KEY: Final = "ledgerstream-source-key"
 _OURS: Final = frozenset({_TOPIC, _PARTITION, _OFFSET, _TIMESTAMP, _KEY})
+#: On a relocation notice (stage 2 to stage 2, see ``streams.domain.routing``): the
+#: ledger key the record now posts under. Never taken from upstream.
+RELOCATED: Final = "ledgerstream-relocated-to"
 
 
 def decode_event(rt: Runtime, record: SourceRecord) -> SourceEvent:
@@ -52,10 +58,21 @@ def decode_event(rt: Runtime, record: SourceRecord) -> SourceEvent:
 
 
 def forward(
-    rt: Runtime, record: SourceRecord, key: bytes | None, partition: int | None = None
+    rt: Runtime,
+    record: SourceRecord,
+    key: bytes | None,
+    partition: int | None = None,
+    *,
+    relocated_to: str | None = None,
 ) -> Output:
-    """Forward a record, bytes untouched, to ``ledgerstream.ledger-events`` with its provenance."""
-    headers = rt.traced([(k, v) for k, v in record.headers if k not in _OURS])
+    """Forward a record, bytes untouched, to ``ledgerstream.ledger-events`` with its provenance.
+
+    ``relocated_to`` makes it a relocation notice for ``partition``: the record now
+    posts under that ledger key, and the ledger holding an earlier version reverses it.
+    """
+    headers = rt.traced([(k, v) for k, v in record.headers if k not in _OURS and k != RELOCATED])
+    if relocated_to is not None:
+        headers.append((RELOCATED, relocated_to.encode()))
     headers += [
         (_TOPIC, record.topic.encode()),
         (_PARTITION, str(record.partition).encode()),
@@ -86,19 +103,27 @@ def source_of(record: SourceRecord) -> SourceRecord:
     )
 
 
+def relocated_to(record: SourceRecord) -> str | None:
+    """Return the ledger key a relocation notice names, or None for any other record."""
+    for name, value in record.headers:
+        if name == RELOCATED and value is not None:
+            return value.decode()
+    return None
+
+
 def handle_route(rt: Runtime, record: SourceRecord, partitions: int) -> Handled:
-    """Forward one project event to its entity's ledger (or to every ledger, if deleted)."""
+    """Forward one project event to its ledger (or to every ledger, if deleted)."""
     if record.value is None:
         outputs = [forward(rt, record, record.key, p) for p in range(partitions)]
         return Outcome.ROUTED, outputs
     try:
-        entity = ledger_key(decode_event(rt, record), rt.current_book)
+        key = ledger_key(decode_event(rt, record), rt.current_book)
     except TransientError:  # its project unknown yet, or the registry down: stage 2 parks it
         return Outcome.ROUTED, [forward(rt, record, record.key)]
     if rt.synthetic:  # a canary proves the stage-2 partition of its own source partition
         to = ledger_partition(record.partition, partitions)
-        return Outcome.ROUTED, [forward(rt, record, entity.encode(), to)]
-    return Outcome.ROUTED, [forward(rt, record, entity.encode())]
+        return Outcome.ROUTED, [forward(rt, record, key.encode(), to)]
+    return Outcome.ROUTED, [forward(rt, record, key.encode())]
 
 
 def register(

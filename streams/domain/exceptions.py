@@ -17,6 +17,7 @@ the offending input field when one is known (DLQ ``field``)::
                +-- MissingReferenceError  MISSING_REFERENCE (kind, key)
                +-- MissingFxRateError     MISSING_FX_RATE   (kind "fx_rate", key "FROM/TO")
                +-- UnpostedSourceError    UNPOSTED_SOURCE   (kind, key: not posted yet)
+               +-- RelocationBlockedError RELOCATION_BLOCKED (moved, but billed here)
 
 Adapters translate foreign errors (Avro, Kafka) into their own subclasses of
 ``PermanentError`` / ``TransientError`` at their boundary.
@@ -36,6 +37,7 @@ __all__ = [
     "MissingReferenceError",
     "NoBillingRateError",
     "PermanentError",
+    "RelocationBlockedError",
     "TransientError",
     "UnbalancedCommandError",
     "UnknownCurrencyError",
@@ -199,3 +201,14 @@ class UnpostedSourceError(TransientError):
     def __reduce__(self) -> tuple[type[UnpostedSourceError], tuple[str, str], dict[str, object]]:
         """Pickle with the constructor's arguments (the default would pass the message)."""
         return (type(self), (self.kind, self.key), self.__dict__)
+
+
+class RelocationBlockedError(TransientError):
+    """A record now posts in another ledger, but its version here cannot be reversed yet.
+
+    It is billed on a live invoice here, or its receivable or deposit is relieved:
+    the reversal waits (parked) until that is credited or reversed, and is
+    dead-lettered with this reason past the parking deadline.
+    """
+
+    code: ClassVar[str] = "RELOCATION_BLOCKED"

@@ -35,6 +35,8 @@ __all__ = [
     "exponent",
     "is_known_currency",
     "round_money",
+    "show_amount",
+    "show_number",
 ]
 
 MONEY_CONTEXT: Final = Context(
@@ -124,6 +126,22 @@ def round_money(amount: Decimal, currency: str, mode: RoundingMode) -> Decimal:
     quantum = _QUANTUM[exponent(currency)]
     rounded = amount.quantize(quantum, rounding=_ROUNDING[mode], context=MONEY_CONTEXT)
     return rounded.copy_abs() if rounded.is_zero() else rounded
+
+
+def show_amount(amount: Decimal, currency: str) -> str:
+    """Show an amount in text (a memo) the same whatever scale it was read with.
+
+    With the currency's decimals (``1353.80`` whether it was read as ``1353.8000``
+    from Avro or ``1353.80`` from JSON), or more if it has them (a rate ``12.3456``).
+    """
+    shown = amount.quantize(_QUANTUM[exponent(currency)], context=MONEY_CONTEXT)
+    return f"{shown:f}" if shown == amount else show_number(amount)
+
+
+def show_number(value: Decimal) -> str:
+    """Show a number in text without trailing zeros: ``0.1`` for ``0.1000`` and ``0.10``."""
+    shown = value.normalize(MONEY_CONTEXT)
+    return f"{shown.copy_abs() if shown.is_zero() else shown:f}"
 
 
 def convert_amount(amount: Decimal, rate: Decimal, currency: str, mode: RoundingMode) -> Decimal:

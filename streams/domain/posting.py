@@ -22,11 +22,12 @@ the project system should hear (``SyncFeedback``): posted, held, reversed, relea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final, TypeAlias
 
 from streams.domain.commands import CommandAction, PostLedgerEntry, Side, SourceRef, command_id
 from streams.domain.events import ExpenseRecorded, TimeEntryRecorded
-from streams.domain.exceptions import AlreadyBilledError
+from streams.domain.exceptions import AlreadyBilledError, RelocationBlockedError
 from streams.domain.feedback import FeedbackStatus, SyncFeedback
 from streams.domain.invoices import InvoiceIssued
 from streams.domain.payments import PaymentReceived
@@ -48,6 +49,7 @@ __all__ = [
     "identity",
     "post_deletion",
     "post_event",
+    "post_relocation",
     "reverse_command",
 ]
 
@@ -223,7 +225,11 @@ def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str)
 
     Returns:
         REVERSE commands and a REVERSED feedback; Skipped (counted) when nothing
-        of the record is posted. A later, higher version posts afresh.
+        of the record is posted; Held, with a HELD feedback saying why, when
+        reversing it would leave a receivable or a deposit negative (an invoice
+        with payments or credit memos, a retainer already applied): those are
+        reversed first. A later, higher version posts afresh. The reversals carry
+        the deleted version's event time (a tombstone has none of its own).
 
     Raises:
         AlreadyBilledError: The record is billed on a live invoice (credit it first).
@@ -238,7 +244,14 @@ def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str)
             f"{source.type} {source.id} is billed on invoice {holder}: credit that line first",
             field="key",
         )
-    source = source.model_copy(update={"version": last.version})
+    source = source.model_copy(update={"version": last.version, **_provenance(last)})
+    overdrawn = _overdrawn(ledger, last)
+    if overdrawn:
+        reason = (
+            f"{source.type} {source.id} v{last.version} not deleted: "
+            f"{'; '.join(overdrawn)}; reverse those first (the record stays posted)"
+        )
+        return Step(ledger, Held(reason), (_feedback(source, FeedbackStatus.HELD, reason=reason),))
     reversals = tuple(reverse_command(c, source, rule_version) for c in last.commands)
     after = ledger.with_effects(last.effects, by=source.id, sign=-1).with_record(
         last.model_copy(update={"deleted": True, "commands": (), "effects": Effects()})
@@ -269,6 +282,97 @@ def _memos_on(ledger: PostedLedger, live: PostedRecord) -> tuple[PostedRecord, .
 
 def _ids(record: PostedRecord) -> set[str]:
     return {c.command_id for c in record.commands}
+
+
+def post_relocation(
+    ledger: PostedLedger,
+    event: SourceEvent,
+    *,
+    source: SourceRef,
+    rule_version: str,
+    moved_to: str,
+) -> Step:
+    """Reverse what this ledger posted of a record whose newer version posts elsewhere.
+
+    The ledger now keyed ``moved_to`` posted ``event`` without knowing its earlier
+    version (its project moved to another entity or customer, or an edit put it on
+    another project) and told every other ledger (``streams.domain.routing``). The
+    one that holds an older version live reverses it here, with the same command
+    ids a REVERSE by ``event`` in one ledger would have, and forgets it.
+
+    Args:
+        ledger: This ledger's posted-records table.
+        event: The version posted under ``moved_to``.
+        source: Where the event was read (its id and version name the reversals).
+        rule_version: Version of the rules, part of every ``command_id``.
+        moved_to: The ledger key the record now posts under.
+
+    Returns:
+        REVERSE commands and a REVERSED feedback (version: the one reversed);
+        Skipped (not counted: the notice reaches every ledger) when nothing older
+        is live here.
+
+    Raises:
+        RelocationBlockedError: The version here is billed on a live invoice, or
+            its receivable or deposit is relieved: wait (park) until it is credited.
+
+    """
+    kind, source_id, version = identity(event)
+    live = ledger.live(kind, source_id)
+    if live is None or live.version >= version:
+        return Step(ledger, Skipped(f"{kind} {source_id} v{version}: nothing older here"))
+    moved = f"{kind} {source_id} v{version} now posts in ledger {moved_to}"
+    holder = ledger.billed.get(wip_key(kind, source_id))
+    blocked = [f"v{live.version} here is billed on invoice {holder}"] if holder else []
+    blocked += _overdrawn(ledger, live)
+    here = source.model_copy(update={"version": live.version})
+    if blocked:
+        raise RelocationBlockedError(
+            f"{moved}, but {'; '.join(blocked)}: it is reversed here once that is credited",
+            field="key",
+        )
+    reversals = tuple(reverse_command(c, source, rule_version) for c in live.commands)
+    after = ledger.with_effects(live.effects, by=source_id, sign=-1).with_record(
+        live.model_copy(update={"deleted": True, "commands": (), "effects": Effects()})
+    )
+    reason = f"{moved}: v{live.version} reversed here"
+    feedback = _feedback(here, FeedbackStatus.REVERSED, commands=reversals, reason=reason)
+    return Step(after, Posted(reversals), (feedback,))
+
+
+def _overdrawn(ledger: PostedLedger, record: PostedRecord) -> list[str]:
+    """Say which receivables or deposits undoing ``record`` would leave negative, and why.
+
+    An invoice that payments or credit memos relieved, or a retainer whose deposit
+    an invoice applied: reversing it alone would leave the receivable (or the
+    deposit) below zero, with nothing in the books to say why.
+    """
+    found = []
+    for delta in record.effects.deltas:
+        if delta.amount <= 0 or not delta.key.startswith(("ar/", "deposit/")):
+            continue
+        balance = ledger.balance(delta.key)
+        left = balance.amount if balance is not None else Decimal(0)
+        if left < delta.amount:
+            what = "receivable" if delta.key.startswith("ar/") else "deposit"
+            found.append(
+                f"{delta.amount - left} {delta.currency} of its {what} ({delta.key}) is already "
+                f"relieved (by payments, credit memos or an applied retainer), so reversing it "
+                f"would leave {left - delta.amount} {delta.currency}"
+            )
+    return found
+
+
+def _provenance(record: PostedRecord) -> dict[str, Any]:
+    """Return the event time a deletion's reversals carry: that of the version they reverse.
+
+    A tombstone has no event time of its own (only the broker's timestamp, which
+    the offline dry run does not have): the same deletion must give the same
+    commands on every path.
+    """
+    if not record.commands:
+        return {}
+    return {"event_time": record.commands[0].source.event_time}
 
 
 def _skip(ledger: PostedLedger, reason: str) -> Step:

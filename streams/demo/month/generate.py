@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -53,11 +54,17 @@ class Month:
 
 
 def jsonl_line(record: SampleRecord, catalog: SchemaCatalog) -> str:
-    """Render a record as a dry-run line: topic, key, schema version (if older), JSON-form value."""
+    """Render a record as a dry-run line: topic, key, schema version (if older), JSON-form value.
+
+    A record without ``schema_version`` is written in the version it is shaped like,
+    as the codec writes it (``AvroCodec.encode``): the demo sample's time entries
+    carry ``duration_minutes``, so they are v1 lines, not v2 lines without
+    ``ended_at``.
+    """
     line: dict[str, Any] = {"topic": record.topic, "key": record.key}
     value = None
     if record.value is not None:
-        version = record.schema_version
+        version = record.schema_version or _shaped_like(catalog, record.topic, record.value.keys())
         if version is None:
             schema = catalog.latest(record.topic)
         else:
@@ -66,6 +73,16 @@ def jsonl_line(record: SampleRecord, catalog: SchemaCatalog) -> str:
         value = to_json_form(schema.parsed, record.value)
     line["value"] = value
     return json.dumps(line, ensure_ascii=False)
+
+
+def _shaped_like(catalog: SchemaCatalog, topic: str, keys: Iterable[str]) -> int | None:
+    """Return the newest older version whose fields hold every key, if the newest does not."""
+    names = set(keys)
+    history = catalog.history(topic)
+    for schema in reversed(history):
+        if names <= {f["name"] for f in schema.raw.get("fields", ())}:
+            return None if schema is history[-1] else schema.version
+    return None
 
 
 def mixed_month(seed: int = DEFAULT_SEED) -> Month:

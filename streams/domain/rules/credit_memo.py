@@ -29,7 +29,7 @@ from streams.domain.accounts import Account
 from streams.domain.commands import CommandDraft, Dimensions, Leg, Side, SourceRef, build_command
 from streams.domain.exceptions import BalanceExceededError, InvalidEventError, UnpostedSourceError
 from streams.domain.invoices import InvoiceIssued
-from streams.domain.money import convert_amount
+from streams.domain.money import convert_amount, show_amount
 from streams.domain.posted import (
     Balance,
     Bill,
@@ -171,7 +171,8 @@ def post_credit_memo(
         source=source,
         rule_version=rule_version,
         memo=f"CREDIT_MEMO {memo.invoice_id} on {invoice_id} lines "
-        f"{','.join(str(n) for n in memo.credited_line_nos)} {total} {currency}",
+        f"{','.join(str(n) for n in memo.credited_line_nos)} {show_amount(total, currency)} "
+        f"{currency}",
     )
     effects = Effects(
         deltas=tuple(deltas),

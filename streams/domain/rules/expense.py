@@ -34,7 +34,7 @@ from streams.domain.commands import (
 from streams.domain.events import ExpenseRecorded, ExpenseStatus
 from streams.domain.exceptions import InvalidEventError
 from streams.domain.fx import resolve_rate
-from streams.domain.money import MONEY_CONTEXT, round_money
+from streams.domain.money import MONEY_CONTEXT, round_money, show_amount, show_number
 from streams.domain.reference import Project, ProjectKind, ReferenceBook
 from streams.domain.rules.booking import approval_of
 from streams.domain.rules.outcome import Held, Posted
@@ -124,7 +124,7 @@ def post_expense(
             Leg(account, Side.DEBIT, cost, dims, expense.business_purpose),
             Leg(Account.ACCOUNTS_PAYABLE, Side.CREDIT, cost, dims, expense.business_purpose),
         )
-        memo = f"Expense {label} {cost} {expense.currency}"
+        memo = f"Expense {label} {show_amount(cost, expense.currency)} {expense.currency}"
         commands.append(build_command(entity, draft("cost", expense.currency, legs, memo), fx))
     if expense.billable and project is not None:
         billing = project.billing_currency
@@ -154,6 +154,7 @@ def post_expense(
                     expense.business_purpose,
                 ),
             )
-            memo = f"Re-bill {label} markup {expense.markup_rate:f} = {rebill} {billing}"
+            markup = show_number(expense.markup_rate)
+            memo = f"Re-bill {label} markup {markup} = {show_amount(rebill, billing)} {billing}"
             commands.append(build_command(entity, draft("rebill", billing, legs, memo), fx))
     return Posted(tuple(commands))

@@ -45,7 +45,7 @@ from streams.domain.exceptions import (
 )
 from streams.domain.fx import resolve_rate
 from streams.domain.invoices import InvoiceIssued, InvoiceKind, InvoiceLine, InvoiceLineKind
-from streams.domain.money import MONEY_CONTEXT, convert_amount, round_money
+from streams.domain.money import MONEY_CONTEXT, convert_amount, round_money, show_amount
 from streams.domain.posted import (
     Bill,
     Delta,
@@ -186,7 +186,8 @@ def post_invoice(
         legs=tuple(legs),
         source=source,
         rule_version=rule_version,
-        memo=f"{invoice.kind} {invoice.invoice_id} {invoice.customer_id} {gross} {currency}",
+        memo=f"{invoice.kind} {invoice.invoice_id} {invoice.customer_id} "
+        f"{show_amount(gross, currency)} {currency}",
     )
     effects = Effects(
         deltas=tuple(deltas),

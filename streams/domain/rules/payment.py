@@ -26,7 +26,7 @@ from streams.domain.accounts import Account
 from streams.domain.commands import CommandDraft, Dimensions, Leg, Side, SourceRef, build_command
 from streams.domain.exceptions import InvalidEventError, UnpostedSourceError
 from streams.domain.fx import resolve_rate
-from streams.domain.money import convert_amount
+from streams.domain.money import convert_amount, show_amount
 from streams.domain.payments import PaymentReceived
 from streams.domain.posted import Delta, Effects, PostedLedger, ar_key, credit_key, relieve
 from streams.domain.reference import ReferenceBook
@@ -137,6 +137,7 @@ def post_payment(
         legs=tuple(legs),
         source=source,
         rule_version=rule_version,
-        memo=f"Payment {payment.payment_id} {payment.customer_id} {payment.amount} {currency}",
+        memo=f"Payment {payment.payment_id} {payment.customer_id} "
+        f"{show_amount(payment.amount, currency)} {currency}",
     )
     return Booked((build_command(entity, draft, fx),), Effects(deltas=tuple(deltas)))

@@ -1,8 +1,9 @@
 """Time entry rule (docs/design.md §4): accrue revenue and labour cost for time worked.
 
-One approved time entry (or any entry, if its entity does not require approval)
-becomes up to three commands, all in journal ``TIME`` on the entry's business date
-(``started_at`` in the project entity's timezone):
+One approved time entry (or any entry, if no entity it posts in requires approval:
+the project's entity, and for intercompany time the employee's too) becomes up to
+three commands, all in journal ``TIME`` on the entry's business date (``started_at``
+in the timezone of the entity each command posts in):
 
 - ``revenue`` (billable entries on CLIENT_TM and RETAINER projects only), in the
   project entity, in the billing currency: Dr 1150 Unbilled / Cr 4000 Revenue,
@@ -42,7 +43,7 @@ from streams.domain.commands import (
 from streams.domain.events import TimeEntryRecorded, TimeEntryStatus
 from streams.domain.exceptions import NoBillingRateError
 from streams.domain.fx import resolve_rate
-from streams.domain.money import MONEY_CONTEXT, exponent, round_money
+from streams.domain.money import MONEY_CONTEXT, round_money, show_amount
 from streams.domain.reference import (
     Employee,
     LegalEntity,
@@ -82,7 +83,20 @@ class _Work:
     source: SourceRef
     rule_version: str
 
-    def draft(self, effect: str, currency: str, legs: tuple[Leg, ...], memo: str) -> CommandDraft:
+    def local_date(self, entity: LegalEntity) -> date:
+        """Return the business date of the entry in ``entity``'s timezone."""
+        if entity.entity_id == self.entity.entity_id:
+            return self.on
+        return self.entry.started_at.astimezone(entity.zone).date()
+
+    def draft(
+        self,
+        effect: str,
+        currency: str,
+        legs: tuple[Leg, ...],
+        memo: str,
+        on: date | None = None,
+    ) -> CommandDraft:
         entry = self.entry
         approval = (
             Approval(approved_by=entry.approved_by, approved_at=entry.approved_at)
@@ -92,7 +106,7 @@ class _Work:
         return CommandDraft(
             effect=effect,
             journal=JOURNAL,
-            effective_date=self.on,
+            effective_date=self.on if on is None else on,
             transaction_currency=currency,
             legs=legs,
             source=self.source,
@@ -113,11 +127,14 @@ class _Work:
             cost_class=cost_class,
         )
 
-    def memo(self, label: str, minutes: Decimal, rate: Decimal, currency: str) -> str:
+    def memo(
+        self, label: str, minutes: Decimal, rate: Decimal, currency: str, on: date | None = None
+    ) -> str:
         hours = MONEY_CONTEXT.divide(minutes, _SIXTY).quantize(_HOURS_SHOWN, context=MONEY_CONTEXT)
+        day = (self.on if on is None else on).isoformat()
         return (
-            f"{label} {self.on.isoformat()} {self.entry.employee_id} {hours}h"
-            f" @ {_show_rate(rate, currency)} {currency} on {self.project.project_id}"
+            f"{label} {day} {self.entry.employee_id} {hours}h"
+            f" @ {show_amount(rate, currency)} {currency} on {self.project.project_id}"
         )
 
 
@@ -138,8 +155,9 @@ def post_time_entry(
         rule_version: Version of this rule, part of every ``command_id``.
 
     Returns:
-        ``Held("awaiting approval")`` if the project entity requires approval and
-        the entry is not APPROVED; else ``Posted`` with the commands in the order
+        ``Held("awaiting approval")`` if the project entity (or, for intercompany
+        time, the employee's entity) requires approval and the entry is not
+        APPROVED; else ``Posted`` with the commands in the order
         revenue, cost (or ic-cost, ic-recharge). Zero-amount effects are left out.
 
     Raises:
@@ -160,6 +178,9 @@ def post_time_entry(
         return Held(AWAITING_APPROVAL)
     employee = book.employee(entry.employee_id)
     home = entity if employee.entity_id == entity.entity_id else book.entity(employee.entity_id)
+    if home.approval_required and entry.status is not TimeEntryStatus.APPROVED:
+        # intercompany: the recharge posts in the employee's entity, under its policy too
+        return Held(f"{AWAITING_APPROVAL} (required by {home.entity_id}, the employee's entity)")
     work = _Work(
         entry=entry,
         project=project,
@@ -292,27 +313,25 @@ def _costs(work: _Work, book: ReferenceBook) -> list[PostLedgerEntry]:
         Leg(Account.INTERCOMPANY_RECEIVABLE, Side.DEBIT, amount, recharge_dims, entry.description),
         Leg(Account.ACCRUED_PAYROLL, Side.CREDIT, amount, recharge_dims, entry.description),
     )
+    home_on = work.local_date(home)  # each side on its own entity's local date
+    home_memo = work.memo("Time cost", minutes, employee.cost_rate, currency, home_on)
     return [
         _in_base(work, book, entity, work.draft("ic-cost", currency, ic_cost, memo)),
-        _in_base(work, book, home, work.draft("ic-recharge", currency, recharge, memo)),
+        _in_base(
+            work, book, home, work.draft("ic-recharge", currency, recharge, home_memo, home_on)
+        ),
     ]
 
 
 def _in_base(
     work: _Work, book: ReferenceBook, entity: LegalEntity, draft: CommandDraft
 ) -> PostLedgerEntry:
-    """Build a cost command in ``entity``, converted at SPOT (no contract rate)."""
+    """Build a cost command in ``entity``, converted at SPOT (no contract rate) of its date."""
     fx = resolve_rate(
         book,
         from_ccy=draft.transaction_currency,
         to_ccy=entity.base_currency,
-        on=work.on,
+        on=draft.effective_date,
         entity=entity,
     )
     return build_command(entity, draft, fx)
-
-
-def _show_rate(rate: Decimal, currency: str) -> str:
-    """Show a rate with the currency's decimals, or more if it has them."""
-    shown = rate.quantize(Decimal(1).scaleb(-exponent(currency)), context=MONEY_CONTEXT)
-    return f"{shown:f}" if shown == rate else f"{rate.normalize(MONEY_CONTEXT):f}"

@@ -200,3 +200,58 @@ def test_posted_feedback_names_the_commands_sent() -> None:
     (feedback,) = books.last.feedback if books.last else ()
     assert feedback.status is FeedbackStatus.POSTED
     assert feedback.command_ids == tuple(c.command_id for c in commands)
+
+
+def _intercompany_books(*, us_approval: bool, de_approval: bool) -> Books:
+    return Books(
+        standard_book(
+            entity(approval_required=us_approval),
+            entity(
+                entity_id="DE",
+                base_currency="EUR",
+                timezone="Europe/Berlin",
+                approval_required=de_approval,
+            ),
+            employee(employee_id="hans", entity_id="DE", cost_currency="EUR", cost_rate=D("60")),
+            spot("EUR", "USD", "1.08", date(2026, 3, 30)),
+        )
+    )
+
+
+def test_intercompany_time_waits_for_the_approval_the_employees_entity_requires() -> None:
+    # issue 16: only the project entity's policy was checked; DE requires approval, US not
+    books = _intercompany_books(us_approval=False, de_approval=True)
+    submitted = time_entry(
+        employee_id="hans", status="SUBMITTED", approved_by=None, approved_at=None
+    )
+    assert books.post(submitted) == ()
+    assert books.last is not None
+    assert books.last.outcome == Held("awaiting approval (required by DE, the employee's entity)")
+    assert books.feedback[-1].status is FeedbackStatus.HELD
+    effects = [c.source.version for c in books.post(time_entry(employee_id="hans", version=2))]
+    assert effects == [2, 2, 2]  # revenue, ic-cost, ic-recharge once approved
+    # an entity that does not require approval on either side posts a submitted entry
+    relaxed = _intercompany_books(us_approval=False, de_approval=False)
+    assert len(relaxed.post(submitted)) == 3
+
+
+def test_each_side_of_intercompany_time_is_dated_in_its_own_entity() -> None:
+    # 2026-03-31 23:30 in New York is 2026-04-01 05:30 in Berlin: the US side (ic-cost)
+    # posts in March, the German recharge in April, each in its own period
+    books = _intercompany_books(us_approval=False, de_approval=False)
+    late = datetime(2026, 4, 1, 3, 30, tzinfo=UTC)
+    _revenue, ic_cost, recharge = books.post(
+        time_entry(employee_id="hans", started_at=late, duration_minutes=60)
+    )
+    assert (ic_cost.entity_id, ic_cost.effective_date, ic_cost.period) == (
+        "US",
+        date(2026, 3, 31),
+        "2026-03",
+    )
+    assert (recharge.entity_id, recharge.effective_date, recharge.period) == (
+        "DE",
+        date(2026, 4, 1),
+        "2026-04",
+    )
+    assert recharge.memo.startswith("Time cost 2026-04-01 hans 1.00h")
+    assert recharge.fx.rate_date == date(2026, 4, 1)

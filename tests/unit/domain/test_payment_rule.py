@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from streams.domain.commands import RateType
+from streams.domain.commands import CommandAction, RateType, SourceRef
 from streams.domain.exceptions import UnpostedSourceError
+from streams.domain.feedback import FeedbackStatus
 from streams.domain.posted import ar_key, credit_key
-from tests.unit.domain.billing_builders import Books, invoice, line, payment, rows
+from streams.domain.posting import post_deletion
+from streams.domain.rules import Held, Posted
+from tests.unit.domain.billing_builders import RULE_VERSION, Books, invoice, line, payment, rows
 from tests.unit.domain.builders import book_of, customer, entity, project, spot, standard_book
 from tests.unit.domain.test_invoice_rule import eur_books
 
@@ -159,3 +162,60 @@ def test_a_corrected_payment_reverses_the_first_and_relieves_again() -> None:
     receivable = books.ledger.balance(ar_key("INV-1"))
     assert receivable is not None
     assert receivable.amount == D("40.00")
+
+
+def test_an_invoice_with_a_payment_is_not_deleted_and_the_feedback_says_why() -> None:
+    # issue 16: deleting a paid invoice reversed its 1,000.00 receivable, leaving -400.00
+    books = Books(standard_book())
+    books.post(invoice(lines=[line(amount=D("1000.00"), **FEE)]))
+    books.post(
+        payment(amount=D("400.00"), allocations=[{"invoice_id": "INV-1", "amount": D("400.00")}])
+    )
+    assert books.delete("invoice", "INV-1") == ()
+    assert books.last is not None
+    assert isinstance(books.last.outcome, Held)
+    held = books.feedback[-1]
+    assert (held.status, held.source_id, held.version) == (FeedbackStatus.HELD, "INV-1", 1)
+    assert "400.00 USD of its receivable (ar/INV-1) is already relieved" in held.reason
+    assert "would leave -400.00 USD" in held.reason
+    receivable = books.ledger.balance(ar_key("INV-1"))
+    assert receivable is not None
+    assert receivable.amount == D("600.00")
+    assert books.balance("1100") == (D("600.00"), D("600.00"))
+    # once the payment is deleted, the invoice can be
+    books.delete("payment", "PAY-1")
+    assert [c.action for c in books.delete("invoice", "INV-1")] == [CommandAction.REVERSE]
+    assert books.ledger.balance(ar_key("INV-1")) is None
+    assert books.balance("1100") == (D(0), D(0))
+
+
+def test_a_retainer_whose_deposit_was_applied_is_not_deleted() -> None:
+    books = Books(standard_book())
+    deposit_line = line(amount=D("500.00"), kind="DEPOSIT")
+    books.post(invoice(invoice_id="RET-1", kind="RETAINER", lines=[deposit_line]))
+    books.post(invoice(lines=[line(amount=D("800.00"), **FEE)], retainer_applied=D("500.00")))
+    assert books.delete("invoice", "RET-1") == ()
+    reason = books.feedback[-1].reason
+    assert "RET-1 v1 not deleted" in reason
+    assert "500.00 USD of its deposit (deposit/US/C-1/USD) is already relieved" in reason
+
+
+def test_a_deletions_reversals_carry_the_deleted_versions_event_time() -> None:
+    # a tombstone has only the broker's timestamp, which the dry run does not have
+    books = Books(standard_book())
+    (posted,) = books.post(invoice(lines=[line(amount=D("100.00"), **FEE)]))
+    broker_time = SourceRef(
+        system="pm",
+        type="invoice",
+        id="INV-1",
+        version=1,
+        topic="pm.invoices",
+        partition=3,
+        offset=41,
+        event_time=datetime(2026, 12, 5, 9, 30, tzinfo=UTC),
+    )
+    step = post_deletion(books.ledger, source=broker_time, rule_version=RULE_VERSION)
+    assert isinstance(step.outcome, Posted)
+    (reversal,) = step.outcome.commands
+    assert reversal.source.event_time == posted.source.event_time
+    assert step.feedback[0].event_time == posted.source.event_time

@@ -307,7 +307,8 @@ def test_intercompany_time_books_cost_in_project_entity_and_recharge_at_home() -
     # Project entity DE (EUR, Berlin); alice works for UK (GBP, London) at GBP 60/h.
     # 90 min: revenue 1.5 h x EUR 100 = 150.00 EUR; cost 1.5 h x 60 = GBP 90.00.
     # ic-cost in DE: 90.00 x 1.1713 = 105.417 -> EUR 105.42; recharge in UK: GBP 90.00.
-    # 22:30Z is 00:30 on 1 April in Berlin (23:30 on 31 March in London): both use 1 April.
+    # 22:30Z is 00:30 on 1 April in Berlin, 23:30 on 31 March in London: each side is
+    # dated in its own entity (issue 16: both used to take the project entity's date).
     book = book_of(
         entity(entity_id="DE", base_currency="EUR", timezone="Europe/Berlin"),
         entity(entity_id="UK", base_currency="GBP", timezone="Europe/London"),
@@ -331,7 +332,11 @@ def test_intercompany_time_books_cost_in_project_entity_and_recharge_at_home() -
     ]
     assert {ln.dimensions.counterparty_entity_id for ln in ic_cost.lines} == {"UK"}
     assert {ln.dimensions.counterparty_entity_id for ln in recharge.lines} == {"DE"}
-    assert ic_cost.effective_date == recharge.effective_date == date(2026, 4, 1)
+    assert (ic_cost.effective_date, recharge.effective_date) == (
+        date(2026, 4, 1),
+        date(2026, 3, 31),
+    )
+    assert (ic_cost.period, recharge.period) == ("2026-04", "2026-03")
     assert recharge.fx.rate_type is RateType.IDENTITY
     assert commands["revenue"].lines[0].dimensions.counterparty_entity_id is None
 

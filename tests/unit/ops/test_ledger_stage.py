@@ -19,15 +19,25 @@ from streams.adapters.dlq import SourceRecord
 from streams.adapters.exceptions import RegistryUnavailableError
 from streams.adapters.metrics import Metrics, Outcome
 from streams.agents.ledger import FEEDBACK_TOPIC, LedgerStage, ParkingPolicy
-from streams.agents.route import LEDGER_TOPIC, forward, handle_route
+from streams.agents.route import LEDGER_TOPIC, RELOCATED, forward, handle_route
 from streams.agents.runtime import Output, Runtime
 from streams.domain.commands import PostLedgerEntry
 from streams.domain.posting import SourceEvent, identity
 from streams.domain.reference import ReferenceBook
+from streams.domain.routing import ledger_key
 from streams.domain.toggles import Toggles
 from tests.unit.domain.billing_builders import TOPICS, Books, credit_memo, expense, invoice, line
 from tests.unit.domain.billing_builders import payment as payment_event
-from tests.unit.domain.builders import RULE_VERSION, project, spot, standard_book, time_entry
+from tests.unit.domain.builders import (
+    RULE_VERSION,
+    customer,
+    employee,
+    entity,
+    project,
+    spot,
+    standard_book,
+    time_entry,
+)
 
 D = Decimal
 START = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -61,8 +71,11 @@ class Harness:
         self.stage.load(0, rows)
         return self.stage
 
-    def record(self, event: SourceEvent, key: str = "US") -> SourceRecord:
+    def record(self, event: SourceEvent, key: str | None = None) -> SourceRecord:
+        """The record stage 1 forwards (under ``key``, by default the event's ledger key)."""
         kind, source_id, _ = identity(event)
+        if key is None:
+            key = ledger_key(event, self.rt.current_book)
         topic = TOPICS[kind]
         self.offset += 1
         original = SourceRecord(
@@ -200,7 +213,7 @@ def test_a_record_waiting_for_its_project_parks_in_order_and_posts_when_it_arriv
     book.put("P-LATE", late)
     forwarded = h.retry(wake=True)
     # routed again, in order, to the entity's ledger; nothing posted from the wrong partition
-    assert [(o.topic, o.key) for o in forwarded] == [(LEDGER_TOPIC, b"US")] * 2
+    assert [(o.topic, o.key) for o in forwarded] == [(LEDGER_TOPIC, b"US/customer/C-1")] * 2
     assert h.stage.parked() == {0: set()}
     records = [
         SourceRecord(LEDGER_TOPIC, 0, 90 + i, o.key, o.value, o.headers)
@@ -513,3 +526,149 @@ def test_stage_one_forwards_a_record_it_cannot_decode_yet_under_its_own_key() ->
 
     assert outcome is Outcome.ROUTED  # not dead-lettered: stage 2 parks it
     assert (sent.topic, sent.key, sent.value) == (LEDGER_TOPIC, b"TE-1", value)
+
+
+# -- a record whose versions change ledger (issue 16 point 7) -----------------------------
+
+
+def two_ledgers(codec: AvroCodec, book: ReferenceBook) -> Harness:
+    """A stage owning partitions 0 and 1 of a two-partition stage-2 topic."""
+    h = Harness(codec, book)
+    h.stage = LedgerStage(h.rt, policy=h.policy, clock=lambda: h.now, partitions=2)
+    h.stage.load(0, {})
+    h.stage.load(1, {})
+    return h
+
+
+def run_at(h: Harness, partition: int, *records: SourceRecord) -> list[Output]:
+    outputs, writes = h.stage.run((partition, r) for r in records)
+    h.stage.apply(writes)
+    return outputs
+
+
+def notices(outputs: list[Output]) -> list[tuple[int, SourceRecord]]:
+    """The relocation notices among outputs, as the partitions they were sent to read them."""
+    return [
+        (o.partition, SourceRecord(LEDGER_TOPIC, o.partition, 900 + i, o.key, o.value, o.headers))
+        for i, o in enumerate(outputs)
+        if o.topic == LEDGER_TOPIC and o.partition is not None
+    ]
+
+
+@pytest.mark.parametrize(
+    "moved",
+    [
+        {"entity_id": "US2"},  # the project moves to another entity
+        {"customer_id": "C-2"},  # or to another customer (another key since the rekey)
+    ],
+)
+def test_a_project_moved_after_posting_reverses_in_the_old_ledger_and_posts_in_the_new(
+    codec: AvroCodec, moved: dict[str, str]
+) -> None:
+    def books_of() -> ReferenceBook:
+        return standard_book(entity(entity_id="US2", name="Example 2"), customer(customer_id="C-2"))
+
+    v1 = time_entry()
+    v2 = time_entry(version=2, duration_minutes=60)
+    # what one ledger knowing both versions posts: v1, then REVERSE v1 and POST v2
+    one = Books(books_of())
+    one.post(v1)
+    one.book.put("P-100", project(**moved))
+    one.post(v2)
+    expected = sorted(essence(c) for c in one.commands)
+
+    h = two_ledgers(codec, books_of())
+    sent = h.commands(run_at(h, 0, h.record(v1)))
+    h.rt.book.put("P-100", project(**moved))
+    new = h.record(v2)
+    assert new.key != b"US/customer/C-1"
+    outputs = run_at(h, 1, new)
+    sent += h.commands(outputs)
+    ((to, notice),) = notices(outputs)  # to every other partition: here, partition 0
+    assert to == 0
+    reversed_here = run_at(h, 0, notice)
+    sent += h.commands(reversed_here)
+    assert sorted(essence(c) for c in sent) == expected
+    assert [c["action"] for c in h.commands(reversed_here)] == ["REVERSE", "REVERSE"]
+    feedback = [
+        codec.decode(FEEDBACK_TOPIC, o.value).record
+        for o in reversed_here
+        if o.topic == FEEDBACK_TOPIC and o.value is not None
+    ]
+    assert [(f["status"], f["version"]) for f in feedback] == [("REVERSED", 1)]
+    assert "now posts in ledger" in feedback[0]["reason"]
+    # the notice again (a redelivery), or a replay of v2: nothing more
+    assert h.commands(run_at(h, 0, notice)) == []
+    assert h.commands(run_at(h, 1, new)) == []
+
+
+def moved_while_billed(codec: AvroCodec) -> tuple[Harness, SourceRecord]:
+    """TE-1 billed on INV-1 in US/customer/C-1, then v2 posted under US/customer/C-2."""
+    h = two_ledgers(codec, standard_book(customer(customer_id="C-2")))
+    run_at(h, 0, h.record(time_entry()))
+    run_at(h, 0, h.record(invoice(lines=[line(1, amount=D("187.50"), time_entry_ids=["TE-1"])])))
+    h.rt.book.put("P-100", project(customer_id="C-2"))
+    outputs = run_at(h, 1, h.record(time_entry(version=2, duration_minutes=60)))
+    ((_, notice),) = notices(outputs)
+    return h, notice
+
+
+def test_a_moved_entry_billed_in_its_old_ledger_waits_there_until_credited(
+    codec: AvroCodec,
+) -> None:
+    h, notice = moved_while_billed(codec)
+    assert run_at(h, 0, notice) == []  # billed on INV-1 here: parked
+    assert h.stage.parked()[0] == {"time_entry:TE-1"}
+    # the line is credited (the entry goes back to WIP here): the reversal goes through
+    run_at(h, 0, h.record(credit_memo(credited_line_nos=[1]), key="US/customer/C-1"))
+    h.now += timedelta(minutes=10)
+    outputs, writes = h.stage.retry([0], wake=False)
+    h.stage.apply(writes)
+    assert [c["action"] for c in h.commands(outputs)] == ["REVERSE", "REVERSE"]
+    assert h.stage.parked()[0] == set()
+
+
+def test_a_moved_entry_never_credited_is_dead_lettered_with_the_reason(codec: AvroCodec) -> None:
+    h, notice = moved_while_billed(codec)
+    run_at(h, 0, notice)
+    h.now += timedelta(days=2)  # past the parking deadline
+    outputs, writes = h.stage.retry([0], wake=False)
+    h.stage.apply(writes)
+    (letter,) = [o for o in outputs if o.topic == "ledgerstream.dlq"]
+    envelope = codec.decode("ledgerstream.dlq", letter.value).record
+    assert (envelope["error_code"], envelope["retryable"]) == ("RELOCATION_BLOCKED", True)
+    assert (
+        "time_entry TE-1 v2 now posts in ledger US/customer/C-2, but v1 here is billed on "
+        "invoice INV-1" in envelope["error_message"]
+    )
+
+
+def test_a_new_version_in_the_same_ledger_sends_no_notice(codec: AvroCodec) -> None:
+    h = two_ledgers(codec, standard_book())
+    run_at(h, 0, h.record(time_entry()))
+    outputs = run_at(h, 0, h.record(time_entry(version=2, duration_minutes=60)))
+    assert notices(outputs) == []
+    assert [c["action"] for c in h.commands(outputs)] == ["REVERSE", "REVERSE", "POST", "POST"]
+
+
+def test_upstream_cannot_forge_a_relocation_notice(codec: AvroCodec) -> None:
+    rt = Runtime(codec=codec, book=standard_book(), metrics=Metrics(), rule_version=RULE_VERSION)
+    value = codec.encode(TOPICS["time_entry"], time_entry().model_dump())
+    forged = SourceRecord(TOPICS["time_entry"], 0, 1, b"TE-1", value, [(RELOCATED, b"X")])
+    _, (sent,) = handle_route(rt, forged, 2)
+    assert RELOCATED not in dict(sent.headers)
+
+
+def test_intercompany_time_waits_while_the_employees_entity_is_paused(codec: AvroCodec) -> None:
+    # it posts its recharge in DE: DE's kill switch holds it, though the key is US's
+    book = standard_book(
+        entity(entity_id="DE", base_currency="EUR", timezone="Europe/Berlin"),
+        employee(employee_id="hans", entity_id="DE", cost_currency="EUR", cost_rate=D("60")),
+        spot("EUR", "USD", "1.08", date(2026, 3, 30)),
+    )
+    h = Harness(codec, book)
+    h.rt.set_toggles(Toggles(paused_entities=frozenset({"DE"})))
+    assert h.post(time_entry(employee_id="hans"), time_entry(entry_id="TE-2")) != []
+    assert h.stage.parked()[0] == {"time_entry:TE-1"}  # alice's entry (US only) posted
+    h.rt.set_toggles(Toggles())
+    assert [c["entity_id"] for c in h.commands(h.retry(wake=True))] == ["US", "US", "DE"]

@@ -112,10 +112,10 @@ TOPIC = "pm.time-entries"
 
 
 def handle(rt: Runtime) -> Any:
-    """Stage 2's handler over an empty in-memory table, for a record routed to its entity."""
+    """Stage 2's handler over an empty in-memory table, for a record routed to its ledger."""
     stage = LedgerStage(rt)
     stage.load(0, {})
-    return stage.handler(0, CANARY_ID.encode())
+    return stage.handler(0, f"{CANARY_ID}/customer/{CANARY_ID}".encode())  # the canary's key
 
 
 def commands_only(outputs: list[Output]) -> list[Output]:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from streams.adapters.avro import SchemaCatalog
 from streams.cli import main
+from streams.demo import sample
 from streams.demo.month import DEFAULT_SEED, Month, jsonl_line, mixed_month
 from streams.demo.month.organisation import ENTITIES, PROJECTS
 from streams.demo.runner import is_balanced
@@ -331,3 +332,22 @@ def test_the_credit_memo_before_the_payment_leaves_the_same_books(tmp_path: Path
     assert cash == _nets(credit_first)[("US10", "1000", "USD")]
     [paid] = [c for c in credit_first.commands if c.source.id == "PAY-M002"]
     assert [ln.account for ln in paid.lines] == ["1000", "1100", "2310"]
+
+
+def test_the_demo_samples_v1_shaped_time_entries_are_written_as_v1_lines(tmp_path: Path) -> None:
+    """Issue 16: the sample's entries carry ``duration_minutes``: they were written as v2
+    lines with ``ended_at: null`` and without their duration, which dry-run refused."""
+    entries = list(sample.time_entries(40, bad_every=0))
+    lines = [json.loads(jsonl_line(r, CATALOG)) for r in entries]
+    assert {line.get("schema_version") for line in lines} == {1}
+    assert all(line["value"]["duration_minutes"] > 0 for line in lines)
+    assert all("ended_at" not in line["value"] for line in lines)
+    reference = tmp_path / "reference.jsonl"
+    events = tmp_path / "events.jsonl"
+    reference.write_text("".join(jsonl_line(r, CATALOG) + "\n" for r in sample.reference_records()))
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    run = dry_run(reference, events, catalog=CATALOG, rule_version="test")
+    assert run.errors == []
+    assert run.commands
+    # the mixed month's own lines (v2 entries, with their v1 entry named) are unchanged
+    assert jsonl_line(mixed_month().events[0], CATALOG).count("schema_version") == 0

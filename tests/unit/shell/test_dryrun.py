@@ -59,7 +59,7 @@ def test_an_invoice_waiting_for_its_entry_is_parked_then_posts(tmp_path: Path) -
     assert events.index(invoice) < events.index(entry)  # the example relies on parking
     result = run(EXAMPLES / "reference.jsonl", write(tmp_path / "e.jsonl", [invoice]))
     assert [str(e) for e in result.errors] == [
-        "e.jsonl:1:328: lines.0.time_entry_ids: still parked: time_entry 'TE-1' has not been posted"
+        "e.jsonl:1:335: lines.0.time_entry_ids: still parked: time_entry 'TE-1' has not been posted"
         " [UNPOSTED_SOURCE]"
     ]
 

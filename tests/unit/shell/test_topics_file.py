@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from streams.adapters.exceptions import TopicsFileError
 from streams.adapters.topics import load_topic_specs
+from streams.app import state_topics
 from streams.settings import Settings
 
 DESIGN_TOPICS = {
@@ -25,7 +26,7 @@ DESIGN_TOPICS = {
     "ledgerstream.dlq",
     # issue 4: operator actions (replay, redrive); not in the table of docs/design.md §2 yet
     "ledgerstream.audit",
-    # issues 3/4: project events keyed by entity for the worker's stage 2
+    # issues 3/4: project events keyed by ledger unit for the worker's stage 2
     "ledgerstream.ledger-events",
 }
 
@@ -49,6 +50,16 @@ def test_the_declaration_lists_every_topic_of_the_design_with_compaction_where_d
     assert audit["cleanup.policy"] == "delete"
     assert int(audit["retention.ms"]) >= 365 * 24 * 3600 * 1000  # kept for years
     assert specs["pm.time-entries"].configs["min.insync.replicas"] == "2"
+
+
+def test_stage_two_scales_past_the_source_topics_and_its_changelog_matches() -> None:
+    # issue 11: keyed by entity + customer (not by entity), stage 2 can use many workers
+    settings = Settings()
+    specs = {spec.name: spec for spec in load_topic_specs(settings.topics_file)}
+    stage_two = specs["ledgerstream.ledger-events"].partitions
+    assert stage_two >= 2 * max(specs[t].partitions for t in DESIGN_TOPICS if t.startswith("pm."))
+    (changelog,) = state_topics(settings)
+    assert changelog.partitions == stage_two
 
 
 @pytest.mark.parametrize(
