@@ -1,6 +1,8 @@
-"""Plain confluent-kafka producing and reading, for tools, the demo and tests.
+"""Plain confluent-kafka producing and reading: the worker's outputs, tools, the demo, tests.
 
-The worker itself produces through Faust; these are for everything around it:
+The worker sends every output (commands, feedback, dead letters, stage 2's rows)
+through :class:`DeliveringProducer` and awaits its delivery reports before the
+batch's offsets can be committed. The rest is for everything around it:
 publishing sample or upstream records, and reading a topic back from offset 0
 (or from the first record at or after a timestamp, by ``offsets_for_times``).
 Reading uses ``assign()`` (no group join) and stops when the topic has been
@@ -9,6 +11,7 @@ idle for a while: high watermarks are not trusted (docs/embedded-broker.md).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Generator, Mapping, Sequence
@@ -82,6 +85,70 @@ class RecordProducer:
         if self._errors:
             errors, self._errors = self._errors, []
             raise ProduceError(f"{len(errors)} records failed: {errors[0]}")
+
+
+#: One record to send: topic, key, value, headers, partition (None: by key).
+Outgoing = tuple[str, bytes | None, bytes | None, Headers, int | None]
+
+
+class DeliveringProducer:
+    """Send records from asyncio code and return once the broker acknowledged every one.
+
+    A worker's agent awaits ``deliver`` before it takes its next batch, so no offset
+    is committed past a record whose outputs are not in Kafka. A delivery error (or
+    a record still unacknowledged after ``timeout``) raises ``ProduceError``: the
+    caller stops the worker, never drops the record. confluent-kafka batches and
+    sends from librdkafka's own threads, about twice as fast as Faust's producer
+    path measured on the same load; the wait for acknowledgements runs in a thread.
+    """
+
+    def __init__(
+        self, client_config: Mapping[str, str], *, linger_ms: int = 10, timeout: float = 60.0
+    ) -> None:
+        self._producer = Producer(
+            {**client_config, "linger.ms": linger_ms, "enable.idempotence": False, "logger": _log}
+        )
+        self._timeout = timeout
+
+    async def deliver(self, records: Sequence[Outgoing]) -> None:
+        """Send the records and wait until each is acknowledged, or raise ``ProduceError``."""
+        if not records:
+            return
+        errors: list[str] = []
+        acked = [0]
+
+        def on_delivery(error: KafkaError | None, _message: object) -> None:
+            if error is None:
+                acked[0] += 1
+            else:
+                errors.append(f"{error.name()}: {error.str()}")
+
+        loop = asyncio.get_running_loop()
+        for topic, key, value, headers, partition in records:
+            placement: dict[str, Any] = {} if partition is None else {"partition": partition}
+            while True:
+                try:
+                    self._producer.produce(
+                        topic,
+                        value=value,
+                        key=key,
+                        headers=list(headers),
+                        on_delivery=on_delivery,
+                        **placement,
+                    )
+                    break
+                except BufferError:  # the local queue is full: let it drain
+                    await loop.run_in_executor(None, self._producer.poll, 0.1)
+        self._producer.poll(0)
+        deadline = time.monotonic() + self._timeout
+        while acked[0] + len(errors) < len(records) and time.monotonic() < deadline:
+            # flush serves every delivery report (of concurrent callers too) until done
+            await loop.run_in_executor(None, self._producer.flush, 0.5)
+        if errors:
+            raise ProduceError(f"{len(errors)} of {len(records)} records failed: {errors[0]}")
+        if acked[0] < len(records):
+            missing = len(records) - acked[0]
+            raise ProduceError(f"{missing} records not delivered within {self._timeout}s")
 
 
 class TopicReader:

@@ -3,10 +3,12 @@
 Upstream keys project events by their own id (``entry_id``, ``invoice_id``…), but an
 invoice relieves the WIP of entries and a payment the receivable of invoices: what a
 rule reads belongs to one customer of one legal entity (or one internal project, or
-an entity's shared pool). This agent decodes and validates each record (a bad one
-is dead-lettered here, with its original bytes) and forwards it, bytes untouched,
-keyed by that unit (``streams.domain.routing``: ``US10/customer/C-1``), with where
-it was read in ``ledgerstream-source-*`` headers. Stage 2 (``streams.agents.ledger``)
+an entity's shared pool). This agent reads only the fields a record is routed by
+(``ROUTING_FIELDS``; a record whose bytes cannot even be read is dead-lettered here,
+with its original bytes) and forwards it, bytes untouched, keyed by that unit
+(``streams.domain.routing``: ``US10/customer/C-1``), with where it was read in
+``ledgerstream-source-*`` headers. Stage 2 decodes and validates the record whole,
+once, and dead-letters an invalid one there. Stage 2 (``streams.agents.ledger``)
 then sees every record of a unit in one partition, in order.
 
 A record whose entity cannot be known yet (its project has not arrived) is
@@ -31,9 +33,11 @@ from streams.domain.routing import ledger_key
 __all__ = [
     "LEDGER_TOPIC",
     "RELOCATED",
+    "ROUTING_FIELDS",
     "forward",
     "register",
     "relocated_to",
+    "routing_view",
     "source_of",
 ]
 
@@ -49,6 +53,21 @@ _OURS: Final = frozenset({_TOPIC, _PARTITION, _OFFSET, _TIMESTAMP, _KEY})
 #: On a relocation notice (stage 2 to stage 2, see ``streams.domain.routing``): the
 #: ledger key the record now posts under. Never taken from upstream.
 RELOCATED: Final = "ledgerstream-relocated-to"
+
+
+#: The fields routing reads (``streams.domain.routing``); a topic's schema has some.
+ROUTING_FIELDS: Final = frozenset({"entity_id", "customer_id", "project_id", "employee_id"})
+
+
+def routing_view(rt: Runtime, record: SourceRecord) -> SourceEvent:
+    """Read just the fields a record is routed by, as its event model (nothing validated).
+
+    The model holds only ``ROUTING_FIELDS`` (and defaults): enough for routing, and
+    never posted. Decoding the whole record and validating it is stage 2's work.
+    """
+    topic = rt.logical(record.topic)
+    fields = rt.codec.decode_fields(topic, record.value, ROUTING_FIELDS)
+    return EVENT_TOPICS[topic][1].model_construct(**fields)
 
 
 def decode_event(rt: Runtime, record: SourceRecord) -> SourceEvent:
@@ -117,7 +136,7 @@ def handle_route(rt: Runtime, record: SourceRecord, partitions: int) -> Handled:
         outputs = [forward(rt, record, record.key, p) for p in range(partitions)]
         return Outcome.ROUTED, outputs
     try:
-        key = ledger_key(decode_event(rt, record), rt.current_book)
+        key = ledger_key(routing_view(rt, record), rt.current_book)
     except TransientError:  # its project unknown yet, or the registry down: stage 2 parks it
         return Outcome.ROUTED, [forward(rt, record, record.key)]
     if rt.synthetic:  # a canary proves the stage-2 partition of its own source partition

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +25,7 @@ from streams.domain.exceptions import UnbalancedCommandError
 from streams.domain.fields import CurrencyCode, FxRateValue, SignedMoneyValue
 from streams.domain.money import MONEY_CONTEXT, convert_amount, exponent
 from streams.domain.reference import LegalEntity
+from streams.domain.trusted import trusted
 
 __all__ = [
     "LEDGERSTREAM_NAMESPACE",
@@ -41,6 +42,7 @@ __all__ = [
     "Side",
     "SourceRef",
     "build_command",
+    "check_balanced",
     "command_id",
     "period_of",
 ]
@@ -172,46 +174,66 @@ class PostLedgerEntry(_Record):
 
     @model_validator(mode="after")
     def _balanced(self) -> PostLedgerEntry:
-        if len(self.lines) < 2:
-            raise UnbalancedCommandError(
-                f"command {self.command_id} has {len(self.lines)} line(s); needs 2+",
-                field="lines",
-            )
-        txn_exp, base_exp = exponent(self.transaction_currency), exponent(self.base_currency)
-        totals = {Side.DEBIT: [Decimal(0), Decimal(0)], Side.CREDIT: [Decimal(0), Decimal(0)]}
-        for i, line in enumerate(self.lines):
-            if line.line_no != i + 1:
-                raise UnbalancedCommandError(
-                    f"line {i} is numbered {line.line_no}; expected {i + 1}",
-                    field=f"lines.{i}.line_no",
-                )
-            _check_amount(line.amount, txn_exp, f"lines.{i}.amount")
-            _check_amount(line.base_amount, base_exp, f"lines.{i}.base_amount")
-            sums = totals[line.side]
-            sums[0] = MONEY_CONTEXT.add(sums[0], line.amount)
-            sums[1] = MONEY_CONTEXT.add(sums[1], line.base_amount)
-        (dr, dr_base), (cr, cr_base) = totals[Side.DEBIT], totals[Side.CREDIT]
-        if dr != cr:
-            raise UnbalancedCommandError(
-                f"debits {dr} != credits {cr} {self.transaction_currency}", field="lines"
-            )
-        if dr_base != cr_base:
-            raise UnbalancedCommandError(
-                f"base debits {dr_base} != credits {cr_base} {self.base_currency}",
-                field="lines",
-            )
+        check_balanced(self.command_id, self.lines, self.transaction_currency, self.base_currency)
         return self
 
 
+def check_balanced(
+    command_id: str,
+    lines: Sequence[PostingLine],
+    transaction_currency: str,
+    base_currency: str,
+) -> None:
+    """Check that a command's lines balance in transaction and base currency.
+
+    Raises:
+        UnbalancedCommandError: Fewer than two lines, line numbers not 1..n, an
+            amount negative or with more decimals than its currency, or debits
+            not equal to credits in either currency.
+        UnknownCurrencyError: A currency has no known exponent.
+
+    """
+    if len(lines) < 2:
+        raise UnbalancedCommandError(
+            f"command {command_id} has {len(lines)} line(s); needs 2+", field="lines"
+        )
+    txn_exp, base_exp = exponent(transaction_currency), exponent(base_currency)
+    add = MONEY_CONTEXT.add
+    dr = cr = dr_base = cr_base = _ZERO
+    for i, line in enumerate(lines):
+        if line.line_no != i + 1:
+            raise UnbalancedCommandError(
+                f"line {i} is numbered {line.line_no}; expected {i + 1}",
+                field=f"lines.{i}.line_no",
+            )
+        amount, base = line.amount, line.base_amount
+        _check_amount(amount, txn_exp, f"lines.{i}.amount")
+        _check_amount(base, base_exp, f"lines.{i}.base_amount")
+        if line.side is Side.DEBIT:
+            dr, dr_base = add(dr, amount), add(dr_base, base)
+        else:
+            cr, cr_base = add(cr, amount), add(cr_base, base)
+    if dr != cr:
+        raise UnbalancedCommandError(
+            f"debits {dr} != credits {cr} {transaction_currency}", field="lines"
+        )
+    if dr_base != cr_base:
+        raise UnbalancedCommandError(
+            f"base debits {dr_base} != credits {cr_base} {base_currency}", field="lines"
+        )
+
+
+_ZERO: Final = Decimal(0)
+#: The smallest unit per currency exponent (``exponent`` knows 0 to 4).
+_QUANTA: Final = {exp: Decimal(1).scaleb(-exp) for exp in range(5)}
+
+
 def _check_amount(amount: Decimal, exp: int, path: str) -> None:
+    # Equal to itself at the currency's exponent: no more decimals than the currency has
+    # (trailing zeros allowed). Cheaper than reading the exponent through as_tuple().
     if amount < 0:
         raise UnbalancedCommandError(f"{path}: {amount} is negative", field=path)
-    exp_of = amount.as_tuple().exponent
-    if (
-        isinstance(exp_of, int)
-        and exp_of < -exp
-        and amount != amount.quantize(Decimal(1).scaleb(-exp), context=MONEY_CONTEXT)
-    ):
+    if amount.quantize(_QUANTA[exp], context=MONEY_CONTEXT) != amount:
         raise UnbalancedCommandError(f"{path}: {amount} has more than {exp} decimals", field=path)
 
 
@@ -317,7 +339,7 @@ def build_command(entity: LegalEntity, draft: CommandDraft, fx: FxProvenance) ->
         )
         residual = MONEY_CONTEXT.add(residual, base if side is Side.DEBIT else -base)
         lines.append(
-            PostingLine(
+            _line(
                 line_no=len(lines) + 1,
                 account=resolve_account(leg.account, overrides),
                 side=side,
@@ -329,7 +351,7 @@ def build_command(entity: LegalEntity, draft: CommandDraft, fx: FxProvenance) ->
         )
     if residual and draft.legs:
         lines.append(
-            PostingLine(
+            _line(
                 line_no=len(lines) + 1,
                 account=resolve_account(Account.ROUNDING, overrides),
                 side=Side.CREDIT if residual > 0 else Side.DEBIT,
@@ -340,22 +362,33 @@ def build_command(entity: LegalEntity, draft: CommandDraft, fx: FxProvenance) ->
             )
         )
     source = draft.source
-    return PostLedgerEntry(
-        command_id=command_id(
-            source.type, source.id, source.version, draft.rule_version, draft.effect
-        ),
-        action=draft.action,
-        reverses=draft.reverses,
-        entity_id=entity.entity_id,
-        journal=draft.journal,
-        effective_date=draft.effective_date,
-        period=period_of(draft.effective_date),
-        transaction_currency=draft.transaction_currency,
-        base_currency=base_ccy,
-        fx=fx,
-        lines=tuple(lines),
-        source=source,
-        approval=draft.approval,
-        rule_version=draft.rule_version,
-        memo=draft.memo,
+    built = command_id(source.type, source.id, source.version, draft.rule_version, draft.effect)
+    # The lines are built from checked values; the balance is the invariant to check.
+    check_balanced(built, lines, draft.transaction_currency, base_ccy)
+    return trusted(
+        PostLedgerEntry,
+        {
+            "command_id": built,
+            "action": draft.action,
+            "reverses": draft.reverses,
+            "entity_id": entity.entity_id,
+            "journal": draft.journal,
+            "effective_date": draft.effective_date,
+            "period": period_of(draft.effective_date),
+            "transaction_currency": draft.transaction_currency,
+            "base_currency": base_ccy,
+            "fx": fx,
+            "lines": tuple(lines),
+            "source": source,
+            "approval": draft.approval,
+            "rule_version": draft.rule_version,
+            "memo": draft.memo,
+            "trace_id": None,
+            "span_id": None,
+        },
     )
+
+
+def _line(**fields: Any) -> PostingLine:
+    """Build a posting line from computed values (``check_balanced`` checks the amounts)."""
+    return trusted(PostingLine, fields)

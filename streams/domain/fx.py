@@ -8,12 +8,13 @@ newest SPOT rate in the reference book no older than the entity's
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
 
 from streams.domain.commands import FxProvenance, RateType
 from streams.domain.reference import LegalEntity, Project, ReferenceBook
+from streams.domain.trusted import trusted
 
 __all__ = ["CONTRACT_SOURCE", "IDENTITY_SOURCE", "resolve_rate"]
 
@@ -54,9 +55,7 @@ def resolve_rate(  # noqa: PLR0913, RUF100 - keyword-only; PLR0913 is off in pyp
 
     """
     if from_ccy == to_ccy:
-        return FxProvenance(
-            rate=Decimal(1), rate_type=RateType.IDENTITY, rate_date=on, source=IDENTITY_SOURCE
-        )
+        return _provenance(Decimal(1), RateType.IDENTITY, on, IDENTITY_SOURCE)
     if (
         project is not None
         and project.contract_fx_rate is not None
@@ -64,18 +63,37 @@ def resolve_rate(  # noqa: PLR0913, RUF100 - keyword-only; PLR0913 is off in pyp
         and from_ccy == project.billing_currency
         and to_ccy == entity.base_currency
     ):
-        return FxProvenance(
-            rate=project.contract_fx_rate,
-            rate_type=RateType.CONTRACT,
-            rate_date=on,
-            source=CONTRACT_SOURCE,
+        return _provenance(
+            project.contract_fx_rate,
+            RateType.CONTRACT,
+            on,
+            CONTRACT_SOURCE,
             contract_id=project.contract_id,
         )
     spot = book.fx_rate(from_ccy, to_ccy, on, entity.fx_max_staleness_days)
-    return FxProvenance(
-        rate=spot.rate,
-        rate_type=RateType.SPOT,
-        rate_date=spot.rate_date,
-        source=spot.source,
-        quoted_at=spot.quoted_at,
+    return _provenance(
+        spot.rate, RateType.SPOT, spot.rate_date, spot.source, quoted_at=spot.quoted_at
+    )
+
+
+def _provenance(
+    rate: Decimal,
+    rate_type: RateType,
+    rate_date: date,
+    source: str,
+    *,
+    quoted_at: datetime | None = None,
+    contract_id: str | None = None,
+) -> FxProvenance:
+    """Build the provenance of a rate from validated reference data (no re-validation)."""
+    return trusted(
+        FxProvenance,
+        {
+            "rate": rate,
+            "rate_type": rate_type,
+            "rate_date": rate_date,
+            "source": source,
+            "quoted_at": quoted_at,
+            "contract_id": contract_id,
+        },
     )

@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, TypeAlias
 
-from streams.domain.commands import CommandAction, PostLedgerEntry, Side, SourceRef, command_id
+from streams.domain.commands import (
+    CommandAction,
+    PostingLine,
+    PostLedgerEntry,
+    Side,
+    SourceRef,
+    check_balanced,
+    command_id,
+)
 from streams.domain.events import ExpenseRecorded, TimeEntryRecorded
 from streams.domain.exceptions import AlreadyBilledError, RelocationBlockedError
 from streams.domain.feedback import FeedbackStatus, SyncFeedback
@@ -40,6 +48,7 @@ from streams.domain.rules.invoice import post_invoice
 from streams.domain.rules.outcome import Held, Posted, Skipped
 from streams.domain.rules.payment import post_payment
 from streams.domain.rules.time_entry import post_time_entry
+from streams.domain.trusted import trusted
 
 __all__ = [
     "EVENT_TOPICS",
@@ -94,20 +103,31 @@ def reverse_command(
     ``source`` is the record that caused it (a new version, a deletion) and its id
     is ``command_id(type, id, version, rule_version, "reverse:<original id>")``.
     """
-    data: dict[str, Any] = command.model_dump()
-    for line in data["lines"]:
-        line["side"] = Side.CREDIT if line["side"] is Side.DEBIT else Side.DEBIT
-    data |= {
-        "command_id": command_id(
-            source.type, source.id, source.version, rule_version, f"reverse:{command.command_id}"
-        ),
-        "action": CommandAction.REVERSE,
-        "reverses": command.command_id,
-        "source": source.model_dump(),
-        "rule_version": rule_version,
-        "memo": f"Reversal: {command.memo}",
-    }
-    return PostLedgerEntry.model_validate(data)
+    lines = tuple(
+        trusted(PostingLine, {**line.__dict__, "side": _OTHER_SIDE[line.side]})
+        for line in command.lines
+    )
+    reversal = command_id(
+        source.type, source.id, source.version, rule_version, f"reverse:{command.command_id}"
+    )
+    # Mirrored lines of a balanced command balance; checked all the same, cheaply.
+    check_balanced(reversal, lines, command.transaction_currency, command.base_currency)
+    return trusted(
+        PostLedgerEntry,
+        {
+            **command.__dict__,
+            "command_id": reversal,
+            "action": CommandAction.REVERSE,
+            "reverses": command.command_id,
+            "lines": lines,
+            "source": source,
+            "rule_version": rule_version,
+            "memo": f"Reversal: {command.memo}",
+        },
+    )
+
+
+_OTHER_SIDE: Final = {Side.DEBIT: Side.CREDIT, Side.CREDIT: Side.DEBIT}
 
 
 def post_event(
@@ -173,13 +193,18 @@ def post_event(
         for record in (*memos, *((live,) if live else ()))
         for c in record.commands
     )
-    record = PostedRecord(
-        source_type=kind,
-        source_id=source_id,
-        version=version,
-        commands=result.commands,
-        effects=result.effects,
-        rule_version=rule_version,
+    # trusted: validating it again would re-check every command it holds (measured).
+    record = trusted(
+        PostedRecord,
+        {
+            "source_type": kind,
+            "source_id": source_id,
+            "version": version,
+            "commands": result.commands,
+            "effects": result.effects,
+            "deleted": False,
+            "rule_version": rule_version,
+        },
     )
     after = base.with_effects(result.effects, by=source_id).with_record(record)
     commands = reversals + result.commands

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
-from fastavro import schemaless_reader, schemaless_writer
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 from fastavro.types import Schema
 
@@ -114,6 +114,8 @@ class AvroCodec:
         self._plans: dict[tuple[str, int], _ReadPlan] = {}
         #: Per (topic, writer id) that does not resolve: the field to blame, and why.
         self._unresolvable: dict[tuple[str, int], tuple[str, str] | None] = {}
+        #: Per (topic, fields): the newest schema cut down to those fields.
+        self._projections: dict[tuple[str, frozenset[str]], Schema] = {}
 
     @property
     def source(self) -> SchemaSource:
@@ -233,6 +235,57 @@ class AvroCodec:
         if plan.upgrade is not None:
             record = _upgrade(topic, plan.upgrade, plan.version, record, schema_id)
         return DecodedRecord(record, schema_id, plan.version)
+
+    def decode_fields(
+        self, topic: str, data: bytes | None, fields: frozenset[str]
+    ) -> dict[str, Any]:
+        """Read only some fields of a Kafka value (a router needs a few ids, not the record).
+
+        Avro schema resolution reads the writer's body into the topic's newest schema
+        cut down to ``fields`` (those it has): the other fields are skipped, not
+        built, and nothing is validated beyond Avro types. Whoever needs the record
+        whole decodes and validates it with :meth:`decode`.
+
+        Raises:
+            BadMagicByteError: Empty or None value, or first byte is not ``0``.
+            UnknownSchemaIdError: The writer id is unknown to the schema source.
+            AvroDecodeError: Header or body truncated, trailing bytes, or a body
+                that does not match the writer schema or does not resolve.
+            RegistryUnavailableError: The registry could not be asked.
+
+        """
+        if not data or data[0] != MAGIC_BYTE or len(data) < _HEADER.size:
+            return self.decode(topic, data).record  # raises the precise error
+        _, schema_id = _HEADER.unpack_from(data)
+        writer = self._source.writer_schema_by_id(schema_id)
+        reader = self._projections.get((topic, fields)) or self._projection(topic, fields)
+        body = BytesIO(data)
+        body.seek(_HEADER.size)
+        try:
+            record = schemaless_reader(body, writer, reader)
+        except Exception as exc:  # garbage bytes make fastavro raise almost anything
+            raise AvroDecodeError(
+                f"{topic}: cannot read {sorted(fields)} with schema id {schema_id}: "
+                f"{type(exc).__name__}: {exc}",
+                schema_id=schema_id,
+            ) from exc
+        if body.tell() != len(data):
+            raise AvroDecodeError(
+                f"{topic}: {len(data) - body.tell()} trailing bytes after the record "
+                f"(schema id {schema_id})",
+                schema_id=schema_id,
+            )
+        if not isinstance(record, dict):
+            raise AvroDecodeError(
+                f"{topic}: schema id {schema_id} is not a record schema", schema_id=schema_id
+            )
+        return record
+
+    def _projection(self, topic: str, fields: frozenset[str]) -> Schema:
+        raw = dict(self._source.reader(topic).raw)
+        raw["fields"] = [f for f in raw.get("fields", ()) if f["name"] in fields]
+        projection = self._projections[(topic, fields)] = parse_schema(raw)
+        return projection
 
     def _unresolved(self, topic: str, schema_id: int, plan: _ReadPlan) -> tuple[str, str] | None:
         """Name the first field the writer's schema cannot fill (cached per writer id)."""
