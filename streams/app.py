@@ -289,6 +289,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
             max_retry=timedelta(seconds=settings.retry_max_seconds),
         ),
         retry_interval=settings.retry_check_seconds,
+        checkpoint_interval=settings.state_checkpoint_seconds,
+        cache_rows=settings.state_cache_rows,
     )
     reference.register(app, rt, deliver=deliver)
 
