@@ -123,7 +123,7 @@ def test_replay_to_earliest_after_a_complete_run_posts_no_new_command_ids(stack:
     worker.stop()
     time.sleep(3.5)  # the heartbeat window: no canary younger than 3 s
     before = committed(stack)
-    assert before[("ref.entities", 0)] == 1
+    assert before[("ref.entities", 0)] == 2  # US01 and AP01
     assert sum(o for (t, _), o in before.items() if t == "pm.time-entries") >= 2 * WAVE
 
     dry = replay(stack, "--to-earliest", "--dry-run")
