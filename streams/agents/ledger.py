@@ -1,9 +1,11 @@
 """Stage 2: each entity's ledger: the table of what was posted, parking, pause, corrections.
 
 Reads ``ledgerstream.ledger-events`` (keyed by entity, see ``streams.agents.route``)
-and posts every record with ``post_event`` against the posted-records table, kept
-in memory per owned partition and written to its own compacted changelog (read back
-whole by a partition's new owner before it processes anything; see ``register``):
+and posts every record with ``post_event`` against the posted-records table: a
+file of this worker (``streams.adapters.state_store``; memory holds a bounded cache
+of decoded rows), written after its own compacted changelog acknowledged each batch,
+and brought up to that changelog's end when a partition is assigned, before any of
+its records is processed (the tail after the file's checkpoint; see ``register``):
 
 - a new version REVERSEs what the previous one posted and POSTs anew; the same or an
   older version posts nothing (a redelivery or a replay: effectively once); a
@@ -13,7 +15,10 @@ whole by a partition's new owner before it processes anything; see ``register``)
   records of the same source id queue in order. Parked records are retried with
   bounded exponential backoff, at once when reference data or toggles change, and
   dead-lettered (retryable, with attempts and first/last failure) past the deadline;
-- records of an entity whose kill switch is on are parked until it is turned off.
+- records of an entity whose kill switch is on are parked until it is turned off;
+- a record read again at the same source position (a redelivery, a replay) that is
+  parked, or that ended held or dead-lettered under the same rule version, produces
+  nothing new (counted skipped).
 
 Ordering for effectively-once: a batch's commands are sent and **delivered** before
 the table's changelog records them, and both are acknowledged before the next batch
@@ -372,8 +377,11 @@ class LedgerStage:
 
     def _ended(self, view: _View, record: SourceRecord) -> bool:
         key = _ended_key(record)
-        ending = view.ended.get(key) or self._get(key, bytes.decode, view.partition)
-        return isinstance(ending, str) and ending.split("|", 1)[0] == self.rt.rule_version
+        ending = view.ended.get(key)
+        if ending is None:  # asked of every record read: not cached, misses would crowd it
+            raw = self.store.get(view.partition, key)
+            ending = None if raw is None else raw.decode()
+        return ending is not None and ending.split("|", 1)[0] == self.rt.rule_version
 
     def _end(self, view: _View, record: SourceRecord, outcome: Outcome) -> None:
         if not is_synthetic(record):  # a canary's outputs are dropped, never ended
