@@ -22,6 +22,7 @@ import socket
 import ssl
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, cast
 
@@ -37,7 +38,8 @@ from streams.adapters.broker import EmbeddedBroker
 from streams.adapters.dlq import SourceRecord
 from streams.adapters.kafka_io import DeliveringProducer
 from streams.adapters.metrics import CONTENT_TYPE, Metrics
-from streams.adapters.reference_loader import ReferenceLoader, read_partition
+from streams.adapters.reference_loader import ReferenceLoader, end_offsets, read_from
+from streams.adapters.state_store import StateStore
 from streams.adapters.topics import TopicSpec, ensure_topics, load_topic_specs
 from streams.adapters.tracing import RecordTracer, build_provider
 from streams.agents import control, ledger, reference, route
@@ -313,9 +315,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         batch_size=settings.batch_size,
         within=settings.batch_within_seconds,
         state_topic=settings.state_topic,
-        read_state=lambda partition: read_partition(
-            _aiokafka_config(settings), settings.state_topic, partition
-        ),
+        store=StateStore(settings.data_dir / "state" / f"{settings.state_topic}.sqlite"),
+        read_state=partial(read_from, _aiokafka_config(settings), settings.state_topic),
+        end_offsets=partial(end_offsets, _aiokafka_config(settings), settings.state_topic),
         policy=ledger.ParkingPolicy(
             deadline=timedelta(seconds=settings.park_deadline_seconds),
             first_retry=timedelta(seconds=settings.retry_first_seconds),
@@ -323,6 +325,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         ),
         retry_interval=settings.retry_check_seconds,
         partitions=partitions,
+        checkpoint_interval=settings.state_checkpoint_seconds,
+        cache_rows=settings.state_cache_rows,
     )
     reference.register(app, rt, deliver=deliver)
 

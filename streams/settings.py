@@ -90,7 +90,9 @@ class Settings(BaseSettings):
     topics_file: Path = PROJECT_ROOT / "deploy" / "topics.yaml"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     data_dir: Path = Field(
-        default=Path(".ledgerstream"), description="Faust state directory of this worker."
+        default=Path(".ledgerstream"),
+        description="State directory of this worker: Faust's, and stage 2's table file "
+        "(state/<app id>-ledger-changelog.sqlite). One per worker, never shared.",
     )
     web_port: int = Field(default=6066, description="Worker HTTP port (/metrics, /ready).")
     web_host: str = "127.0.0.1"
@@ -118,6 +120,17 @@ class Settings(BaseSettings):
     )
     retry_check_seconds: float = Field(
         default=1.0, gt=0, description="How often the worker looks for parked records due."
+    )
+    state_checkpoint_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often stage 2 records how far its table file covers the changelog "
+        "(a restart reads only the changelog after that point).",
+    )
+    state_cache_rows: int = Field(
+        default=10_000,
+        gt=0,
+        description="Decoded table rows stage 2 keeps in memory (the table is on disk).",
     )
     heartbeat_interval_seconds: float = Field(
         default=10.0,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -34,6 +34,7 @@ __all__ = [
     "DeadLetterFilter",
     "Redrive",
     "StoredDeadLetter",
+    "collapse_copies",
     "count_by_code",
     "plan_redrive",
     "read_dead_letters",
@@ -79,6 +80,8 @@ class StoredDeadLetter:
     headers: Sequence[Header]
     envelope: dict[str, Any] | None
     envelope_error: str | None = None
+    #: Dead letters of the same record (source position, code) this one stands for.
+    copies: int = 1
 
     @property
     def position(self) -> str:
@@ -185,6 +188,37 @@ def read_dead_letters(
         client_config, [topic], idle_seconds=idle_seconds, max_seconds=max_seconds
     ):
         yield _stored(codec, record)
+
+
+def collapse_copies(letters: Iterable[StoredDeadLetter]) -> list[StoredDeadLetter]:
+    """Keep one dead letter per failed record: the first written, counting its copies.
+
+    The same record read again (a replay, a redelivery after a crash) fails again
+    at stage 1, which keeps no state, and writes a second dead letter for the same
+    source position. Those are one failure to list and to re-drive. A re-driven
+    record is a new record (a new position and redrive count): never collapsed;
+    nor are dead letters whose source position is unknown.
+    """
+    kept: dict[tuple[object, ...], StoredDeadLetter] = {}
+    alone: list[StoredDeadLetter] = []
+    for letter in sorted(letters, key=_written):
+        if letter.source_partition is None or letter.source_offset is None:
+            alone.append(letter)
+            continue
+        same = (
+            letter.source_topic,
+            letter.source_partition,
+            letter.source_offset,
+            letter.code,
+            letter.redrive_count,
+        )
+        first = kept.get(same)
+        kept[same] = letter if first is None else replace(first, copies=first.copies + 1)
+    return sorted([*kept.values(), *alone], key=_written)
+
+
+def _written(letter: StoredDeadLetter) -> tuple[int, int, int]:
+    return (letter.timestamp_ms or 0, letter.partition, letter.offset)
 
 
 @dataclass(frozen=True, slots=True)

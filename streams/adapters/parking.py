@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict
 
 from streams.adapters.dlq import SourceRecord
+from streams.adapters.table_rows import encode_rows, rows_decoder
 
 __all__ = ["PARKED_PREFIX", "Parked", "decode_queue", "encode_queue"]
 
@@ -41,6 +42,14 @@ class Parked(BaseModel):
     #: None: until woken (a paused entity), not on a timer.
     retry_at: datetime | None
 
+    def holds(self, record: SourceRecord) -> bool:
+        """Say whether this is ``record`` (the same source topic, partition and offset)."""
+        return (self.topic, self.partition, self.offset) == (
+            record.topic,
+            record.partition,
+            record.offset,
+        )
+
     def record(self) -> SourceRecord:
         """Return the original record, as first read."""
         return SourceRecord(
@@ -54,14 +63,14 @@ class Parked(BaseModel):
         )
 
 
-_QUEUE: Final = TypeAdapter(list[Parked])
+_QUEUE: Final = rows_decoder(Parked)
 
 
 def encode_queue(queue: tuple[Parked, ...]) -> bytes:
-    """Serialise a parked queue (JSON, bytes as base64)."""
-    return b"[" + b",".join(p.model_dump_json().encode() for p in queue) + b"]"
+    """Serialise a parked queue (MessagePack, see ``streams.adapters.table_rows``)."""
+    return encode_rows(queue)
 
 
 def decode_queue(raw: bytes) -> tuple[Parked, ...]:
-    """Read a parked queue back."""
-    return tuple(_QUEUE.validate_json(raw))
+    """Read a parked queue back (also one written as JSON before)."""
+    return _QUEUE(raw)

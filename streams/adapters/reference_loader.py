@@ -111,27 +111,79 @@ async def read_partition(
     it is read (a later value of a key replaces an earlier one; a tombstone removes
     it). Records without a key are ignored.
     """
+    rows: dict[bytes, bytes] = {}
+
+    def keep(records: Sequence[tuple[bytes | None, bytes | None]]) -> None:
+        for key, value in records:
+            if key is None:
+                continue
+            if value is None:
+                rows.pop(key, None)
+            else:
+                rows[key] = value
+
+    await read_from(client_config, topic, partition, lambda _end: 0, keep)
+    return rows
+
+
+async def read_from(
+    client_config: Mapping[str, Any],
+    topic: str,
+    partition: int,
+    start: Callable[[int], int],
+    sink: Callable[[Sequence[tuple[bytes | None, bytes | None]]], None],
+) -> int:
+    """Feed one partition's records (key, value) to ``sink`` in order, from an offset to its end.
+
+    Args:
+        client_config: aiokafka client settings.
+        topic: The topic.
+        partition: Its partition.
+        start: Given the partition's end offset at the call, returns the offset to
+            read from (a checkpoint, or 0).
+        sink: Called with each fetched run of records, in offset order.
+
+    Returns:
+        The end offset listed at the call: everything before it was read. (On the
+        embedded broker it may be lower than the last offset read, never higher.)
+
+    """
     consumer = AIOKafkaConsumer(
         group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", **client_config
     )
-    rows: dict[bytes, bytes] = {}
     tp = TopicPartition(topic, partition)
     try:
         await consumer.start()
         consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
         end = (await consumer.end_offsets([tp]))[tp]
+        first = start(end)
+        if first <= 0:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, first)
         while await consumer.position(tp) < max(end, consumer.highwater(tp) or 0):
             batches = await consumer.getmany(tp, timeout_ms=500, max_records=10_000)
-            for record in batches.get(tp, []):
-                if record.key is None:
-                    continue
-                if record.value is None:
-                    rows.pop(record.key, None)
-                else:
-                    rows[record.key] = record.value
+            records = batches.get(tp, [])
+            if records:
+                sink([(record.key, record.value) for record in records])
     except KafkaError as exc:
         raise KafkaAdminError(f"cannot read {topic}[{partition}]: {exc}") from exc
     finally:
         await consumer.stop()
-    return rows
+    return int(end)
+
+
+async def end_offsets(
+    client_config: Mapping[str, Any], topic: str, partitions: Sequence[int]
+) -> dict[int, int]:
+    """Return the listed end offset of some partitions of a topic."""
+    consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **client_config)
+    tps = [TopicPartition(topic, p) for p in partitions]
+    try:
+        await consumer.start()
+        found = await consumer.end_offsets(tps)
+    except KafkaError as exc:
+        raise KafkaAdminError(f"cannot list the end offsets of {topic}: {exc}") from exc
+    finally:
+        await consumer.stop()
+    return {tp.partition: int(offset) for tp, offset in found.items()}

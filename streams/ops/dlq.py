@@ -20,6 +20,7 @@ from streams.adapters.dlq_store import (
     DLQ_TOPIC,
     DeadLetterFilter,
     StoredDeadLetter,
+    collapse_copies,
     count_by_code,
     read_dead_letters,
 )
@@ -67,9 +68,15 @@ def build_filter(
     )
 
 
-def read_selected(settings: Settings, codec: AvroCodec, query: DlqQuery) -> list[StoredDeadLetter]:
-    """Read the DLQ topic until idle and keep the dead letters the query selects."""
-    return [
+def read_selected(
+    settings: Settings, codec: AvroCodec, query: DlqQuery, *, collapse: bool = True
+) -> list[StoredDeadLetter]:
+    """Read the DLQ topic until idle and keep the dead letters the query selects.
+
+    ``collapse``: one dead letter per failed record, the copies a replay wrote
+    again counted in it (``collapse_copies``); False keeps every copy.
+    """
+    letters = [
         letter
         for letter in read_dead_letters(
             settings.kafka_client_config(),
@@ -80,6 +87,7 @@ def read_selected(settings: Settings, codec: AvroCodec, query: DlqQuery) -> list
         )
         if query.filter.matches(letter)
     ]
+    return collapse_copies(letters) if collapse else letters
 
 
 def logical(settings: Settings, topic: str) -> str:
@@ -112,6 +120,7 @@ def _summary_row(settings: Settings, letter: StoredDeadLetter) -> dict[str, Any]
         "first_failed_at": letter.first_failed_at,
         "last_failed_at": letter.last_failed_at,
         "redrive_count": letter.redrive_count,
+        "copies": letter.copies,
     }
 
 
@@ -136,10 +145,11 @@ def run_list(
             out.write(json.dumps(row, default=json_default, sort_keys=True) + "\n")
             continue
         message = letter.message.splitlines()[0] if letter.message else ""
+        copies = f"  (x{letter.copies}: read again)" if letter.copies > 1 else ""
         out.write(
             f"{letter.position:>9}  {instant(letter.last_failed_at)}  {letter.code:<22}  "
             f"{_source(settings, letter)}  key={bytes_text(letter.source_key)}  "
-            f"{message[:160]}\n"
+            f"{message[:160]}{copies}\n"
         )
     counts = count_by_code(letters)
     if as_json:
@@ -241,7 +251,10 @@ def run_show(
     letters = [
         letter
         for letter in read_selected(
-            settings, codec, DlqQuery(DeadLetterFilter(), idle_seconds, max_seconds)
+            settings,
+            codec,
+            DlqQuery(DeadLetterFilter(), idle_seconds, max_seconds),
+            collapse=False,  # any copy can be shown by its position
         )
         if (wanted_key is not None and letter.source_key == wanted_key)
         or (

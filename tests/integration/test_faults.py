@@ -15,7 +15,8 @@ Broker quirks (docs/embedded-broker.md): the embedded broker lists a partition's
 its last record batch's base + 1, so a new owner reads the table's changelog up to
 the high watermark of its last fetch as well (``test_read_to_end``); it has no
 transactions, so a re-sent identical command is counted, not forbidden. A
-restarted worker's table is checked here by the invariants themselves: a lost
+restarted worker's table (its own file plus the changelog's tail, or the whole
+changelog without a file) is checked here by the invariants themselves: a lost
 table row posts a record again without reversing it first (how a row restored
 from an intent but never rewritten was found: 4 REVERSE commands missing after
 two restarts).
@@ -37,6 +38,8 @@ pytestmark = pytest.mark.integration
 #: No canaries in the counts; parked records (a payment before its invoice) retried
 #: at least every 2 s, so a test never waits on a long backoff.
 QUIET = {"LEDGERSTREAM_HEARTBEAT_INTERVAL_SECONDS": "0", "LEDGERSTREAM_RETRY_MAX_SECONDS": "2"}
+#: Stage 2 records how far its table file covers the changelog every second.
+CHECKPOINTING = {"LEDGERSTREAM_STATE_CHECKPOINT_SECONDS": "1"}
 _TRACE = ("trace_id", "span_id")
 
 
@@ -170,7 +173,16 @@ def test_three_sigkills_lose_nothing_and_post_nothing_twice(stack: Stack) -> Non
     load.publish(stack, load.reference)
     commands = SinkWatcher(stack, "acct.ledger-commands")
     letters = SinkWatcher(stack, "ledgerstream.dlq")
-    workers = [stack.worker(**QUIET)]
+    # where each worker keeps its table file: the first restart finds its own file
+    # (reads the changelog's tail), the second starts without one (reads it whole),
+    # the third finds the first's file again, behind what the second wrote meanwhile
+    homes = ["a", "a", "b", "a"]
+
+    def start(n: int) -> Any:
+        data = {"LEDGERSTREAM_DATA_DIR": str(stack.log_dir / f"data-{homes[n]}")}
+        return stack.worker(**QUIET, **CHECKPOINTING, **data)
+
+    workers = [start(0)]
     workers[-1].wait_ready()
     load.publish(stack, load.events)
 
@@ -191,7 +203,7 @@ def test_three_sigkills_lose_nothing_and_post_nothing_twice(stack: Stack) -> Non
         )
         workers[-1].kill()
         kills.append(len(commands.ids))
-        workers.append(stack.worker(**QUIET))
+        workers.append(start(len(workers)))
         workers[-1].wait_ready()
 
     def complete() -> bool:

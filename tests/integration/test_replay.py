@@ -26,12 +26,14 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 from streams.cli import worker_input_topics
 from tests.integration.conftest import Stack
-from tests.integration.records import entry, publish_organisation
+from tests.integration.records import entity, entry, project, publish_organisation
 
 pytestmark = pytest.mark.integration
 
 BEATING = {"LEDGERSTREAM_HEARTBEAT_INTERVAL_SECONDS": "1"}  # liveness seen within 3 s
 WAVE = 8
+#: A record whose project never arrives is dead-lettered by stage 2 after 2 s.
+SHORT_PARK = {"LEDGERSTREAM_PARK_DEADLINE_SECONDS": "2"}
 
 
 def committed(stack: Stack) -> dict[tuple[str, int], int]:
@@ -62,8 +64,32 @@ def replay(stack: Stack, *args: str) -> Any:
     )
 
 
+def publish_records_that_end_without_commands(stack: Stack) -> None:
+    """One entry held (awaiting approval), one dead-lettered by each stage."""
+    stack.publish("ref.entities", "AP01", entity("AP01", "USD", "America/New_York", approval=True))
+    stack.publish(
+        "pm.projects", "P-AP", project("P-AP", "C-1", "USD", "100.00") | {"entity_id": "AP01"}
+    )
+    stack.flush()
+    submitted = {"status": "SUBMITTED", "approved_by": None, "approved_at": None}
+    stack.publish("pm.time-entries", "TE-HELD", entry("TE-HELD", "P-AP", 30) | submitted)
+    stack.publish("pm.time-entries", "TE-LOST", entry("TE-LOST", "P-NEVER", 30))  # stage 2
+    stack.publish_raw("pm.time-entries", "TE-POISON", b"\x07not avro")  # stage 1
+    stack.flush()
+
+
+def ended_without_commands(stack: Stack) -> tuple[Counter[str], Counter[str]]:
+    """Held feedback per source id, and dead letters per key, as written to the topics."""
+    held = Counter(
+        f["source_id"] for f in stack.decoded("pm.sync-feedback", idle=1.0) if f["status"] == "HELD"
+    )
+    letters = Counter((r.key or b"").decode() for r in stack.read("ledgerstream.dlq", idle=1.0))
+    return held, letters
+
+
 def test_replay_to_earliest_after_a_complete_run_posts_no_new_command_ids(stack: Stack) -> None:
     publish_organisation(stack)
+    publish_records_that_end_without_commands(stack)
     for n in range(WAVE):
         stack.publish("pm.time-entries", f"TE-{n}", entry(f"TE-{n}", "P-1", 30 + n))
     stack.flush()
@@ -74,12 +100,17 @@ def test_replay_to_earliest_after_a_complete_run_posts_no_new_command_ids(stack:
         stack.publish("pm.time-entries", f"TE-{n}", entry(f"TE-{n}", "P-1", 30 + n))
     stack.flush()
 
-    worker = stack.worker(**BEATING)
+    worker = stack.worker(**BEATING, **SHORT_PARK)
     worker.wait_ready()
-    stack.wait_consumed(worker, "pm.time-entries", 2 * WAVE)
+    stack.wait_consumed(worker, "pm.time-entries", 2 * WAVE + 3)
     first_run = command_ids(stack)
     assert len(first_run) == 4 * WAVE  # revenue + cost per entry
     assert set(first_run.values()) == {1}
+    deadline = time.monotonic() + 30
+    while ended_without_commands(stack)[1]["TE-LOST"] == 0:  # parked, then past its deadline
+        assert time.monotonic() < deadline, "TE-LOST was never dead-lettered"
+    ended = ended_without_commands(stack)
+    assert ended == (Counter({"TE-HELD": 1}), Counter({"TE-LOST": 1, "TE-POISON": 1}))
 
     running = replay(stack, "--to-earliest")
     assert running.code == 3, running.out + running.err
@@ -92,7 +123,7 @@ def test_replay_to_earliest_after_a_complete_run_posts_no_new_command_ids(stack:
     worker.stop()
     time.sleep(3.5)  # the heartbeat window: no canary younger than 3 s
     before = committed(stack)
-    assert before[("ref.entities", 0)] == 1
+    assert before[("ref.entities", 0)] == 2  # US01 and AP01
     assert sum(o for (t, _), o in before.items() if t == "pm.time-entries") >= 2 * WAVE
 
     dry = replay(stack, "--to-earliest", "--dry-run")
@@ -111,13 +142,26 @@ def test_replay_to_earliest_after_a_complete_run_posts_no_new_command_ids(stack:
     assert all(offset in (0, -1001) for offset in after.values()), after
     assert all(after[tp] == 0 for tp, offset in before.items() if offset > 0)
 
-    again = stack.worker(**BEATING)
+    again = stack.worker(**BEATING, **SHORT_PARK)
     again.wait_ready()
-    stack.wait_consumed(again, "pm.time-entries", 2 * WAVE)
+    stack.wait_consumed(again, "pm.time-entries", 2 * WAVE + 3)
     second_run = command_ids(stack)
     assert set(second_run) == set(first_run)  # zero new distinct command ids
     assert set(second_run.values()) == {1}  # nothing re-sent: the table knew them all
-    assert again.events_consumed("pm.time-entries")["skipped"] == 2 * WAVE
+    # held and dead-lettered in stage 2 under these rules: nothing new, counted skipped
+    assert again.events_consumed("pm.time-entries")["skipped"] == 2 * WAVE + 2
+    time.sleep(3)  # past the parking deadline, had TE-LOST been parked again
+    held, letters = ended_without_commands(stack)
+    assert (held, letters["TE-LOST"]) == (Counter({"TE-HELD": 1}), 1)
+    # stage 1 keeps no state: the poison record is dead-lettered again, and the
+    # DLQ tools show it once, with its copy counted
+    assert letters["TE-POISON"] == 2
+    listed = stack.cli("dlq", "list", "--json", "--idle", "1")
+    assert listed.code == 0, listed.out + listed.err
+    rows = [json.loads(line) for line in listed.out.splitlines()]
+    by_key = {row["key"]: row["copies"] for row in rows if "key" in row}
+    assert by_key == {"TE-LOST": 1, "TE-POISON": 2}
+    assert rows[-1]["total"] == 2
     # the worker says it caught up on every partition it owns (lag to the exact end)
     deadline = time.monotonic() + 30
     caught_up: dict[Any, float] = {}

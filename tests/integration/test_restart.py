@@ -2,8 +2,12 @@
 
 Reference data lives in a group-less loader (``streams/adapters/reference_loader.py``):
 its sizes are read from ``/ready`` after the restart. The posted-records table
-(a Faust table) is proven by the outcome: every entry posts, with exactly its two
+is proven by the outcome: every entry posts, with exactly its two
 command ids, and what the killed worker had posted is skipped, not posted again.
+
+The restarted worker keeps its data directory, so its posted-records table is its
+own file: it reads only the changelog after the file's checkpoint (checkpoints every
+second here), and the outcome proves that file plus tail equals the whole.
 
 Reference records are published in multi-record batches on purpose: on the
 embedded broker the high watermark is the base offset of the last batch + 1
@@ -12,6 +16,7 @@ embedded broker the high watermark is the base offset of the last batch + 1
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date
 from typing import Any
@@ -25,6 +30,19 @@ pytestmark = pytest.mark.integration
 FIRST_PROJECTS = 2000
 LATER_PROJECTS = 500
 FIRST_ENTRIES = 8000
+
+
+def keep_state(stack: Stack) -> dict[str, str]:
+    """Both workers use one data directory (the same host restarted), checkpointing often."""
+    return {
+        "LEDGERSTREAM_DATA_DIR": str(stack.log_dir / "data-kept"),
+        "LEDGERSTREAM_STATE_CHECKPOINT_SECONDS": "1",
+    }
+
+
+RECOVERED = re.compile(
+    r"partition \d+: (\d+) changelog records read in [\d.]+ s up to offset (\d+)"
+)
 
 
 def project_n(n: int) -> dict[str, Any]:
@@ -45,13 +63,15 @@ def test_killed_worker_restarts_with_complete_reference_data_and_loses_nothing(
         stack.publish("pm.projects", f"P-{n}", project_n(n))
     stack.flush()
 
-    first = stack.worker()
+    first = stack.worker(**keep_state(stack))
     tables = first.wait_ready()["tables"]
     assert tables["project"] == FIRST_PROJECTS  # type: ignore[index]
     for n in range(FIRST_ENTRIES):
         stack.publish("pm.time-entries", f"TE-{n}", entry_n(n, n % FIRST_PROJECTS))
     stack.flush()
-    at_kill = stack.wait_consumed(first, "pm.time-entries", 300)
+    stack.wait_consumed(first, "pm.time-entries", 300)
+    time.sleep(1.5)  # a table checkpoint or two
+    at_kill = sum(first.events_consumed("pm.time-entries").values())
     first.kill()  # SIGKILL mid-stream: no commit, no goodbye
     assert at_kill < FIRST_ENTRIES, "the worker finished before the kill: not mid-stream"
 
@@ -61,7 +81,7 @@ def test_killed_worker_restarts_with_complete_reference_data_and_loses_nothing(
         stack.publish("pm.time-entries", f"TE-{n}", entry_n(n, FIRST_PROJECTS + n - FIRST_ENTRIES))
     stack.flush()
 
-    second = stack.worker()
+    second = stack.worker(**keep_state(stack))
     tables = second.wait_ready()["tables"]
     assert tables == {
         "entity": 1,
@@ -109,3 +129,12 @@ def test_killed_worker_restarts_with_complete_reference_data_and_loses_nothing(
         f"distinct {distinct}, re-sent identical {resent}"
     )
     assert stack.read("ledgerstream.dlq", idle=0.5) == []
+    # the restart read the changelog's tail only: less than its whole length
+    recoveries = [
+        (int(read), int(end))
+        for read, end in RECOVERED.findall(second.log_path.read_text(errors="replace"))
+    ]
+    assert recoveries, second.tail()
+    read, whole = sum(r for r, _ in recoveries), sum(e for _, e in recoveries)
+    print(f"restart read {read} of {whole} changelog records")
+    assert read < whole

@@ -18,6 +18,7 @@ from streams.adapters.avro.codec import DecodedRecord
 from streams.adapters.dlq import SourceRecord
 from streams.adapters.exceptions import RegistryUnavailableError
 from streams.adapters.metrics import Metrics, Outcome
+from streams.adapters.parking import decode_queue
 from streams.agents.ledger import FEEDBACK_TOPIC, LedgerStage, ParkingPolicy
 from streams.agents.route import LEDGER_TOPIC, RELOCATED, forward, handle_route
 from streams.agents.runtime import Output, Runtime
@@ -30,6 +31,7 @@ from tests.unit.domain.billing_builders import TOPICS, Books, credit_memo, expen
 from tests.unit.domain.billing_builders import payment as payment_event
 from tests.unit.domain.builders import (
     RULE_VERSION,
+    book_of,
     customer,
     employee,
     entity,
@@ -677,3 +679,71 @@ def test_intercompany_time_waits_while_the_employees_entity_is_paused(codec: Avr
     assert h.stage.parked()[0] == {"time_entry:TE-1"}  # alice's entry (US only) posted
     h.rt.set_toggles(Toggles())
     assert [c["entity_id"] for c in h.commands(h.retry(wake=True))] == ["US", "US", "DE"]
+
+
+def test_a_parked_record_redelivered_after_restarts_stays_parked_once(codec: AvroCodec) -> None:
+    """Issue 16.10: three SIGKILLs used to queue the same record behind itself three times."""
+    book = standard_book()
+    h = Harness(codec, book, deadline=timedelta(minutes=10))
+    waiting = h.record(time_entry(entry_id="TE-9", project_id="P-LATE"), key="TE-9")
+    assert h.run(waiting) == []
+    # three new owners, each redelivered the record (its offset was never committed)
+    for _ in range(3):
+        h.restart()
+        assert h.run(waiting) == []
+    assert h.stage.parked() == {0: {"time_entry:TE-9"}}
+    (queue,) = [raw for key, raw in h.store.items() if key.startswith(b"parked|")]
+    (parked,) = decode_queue(queue)
+    assert (parked.code, parked.offset) == ("MISSING_REFERENCE", waiting.offset)
+    # past the deadline it is one dead letter, not one per restart
+    h.now += timedelta(minutes=11)
+    outputs = h.retry(wake=True)
+    assert [codec.decode("ledgerstream.dlq", o.value).record["error_code"] for o in outputs] == [
+        "MISSING_REFERENCE"
+    ]
+    assert h.stage.parked() == {0: set()}
+
+
+def test_a_replay_emits_no_dead_letter_or_held_feedback_twice_under_the_same_rules(
+    codec: AvroCodec,
+) -> None:
+    """Issue 16.11: a record that ended held or dead-lettered ends so once per rule version."""
+    books = book_of(entity(approval_required=True), customer(), project(), employee())
+    h = Harness(codec, books, deadline=timedelta(minutes=10))
+    held = h.record(time_entry(entry_id="TE-H", status="SUBMITTED"))
+    late = h.record(time_entry(entry_id="TE-L", project_id="P-LATE"), key="TE-L")
+    first = h.run(held, late)
+    assert h.topics(first) == [FEEDBACK_TOPIC]  # held: feedback only; the other parked
+    h.now += timedelta(minutes=11)
+    assert h.topics(h.retry(wake=True)) == ["ledgerstream.dlq"]
+    h.rt.metrics = Metrics()
+
+    # a replay (and a restart before it): the same source positions, the same rules
+    h.restart()
+    assert h.run(held, late) == []
+    h.now += timedelta(minutes=11)
+    assert h.retry(wake=True) == []
+    assert h.stage.parked() == {0: set()}
+    skipped = h.rt.metrics.events.labels(topic="pm.time-entries", outcome="skipped")
+    assert skipped._value.get() == 2  # counted as read again, not as new outcomes
+
+    # under new rules the held record is judged again (and held again, once)
+    h.rt.rule_version = "test.2"
+    assert h.topics(h.run(held)) == [FEEDBACK_TOPIC]
+    assert h.run(held) == []
+
+
+def test_a_record_dead_lettered_by_its_rule_is_not_dead_lettered_again_on_a_replay(
+    codec: AvroCodec,
+) -> None:
+    h = Harness(codec, standard_book())
+    h.post(*scenario()[:4])  # TE-1 is billed on INV-1
+    deleted = SourceRecord(TOPICS["time_entry"], 0, 77, b"TE-1", None, ())
+    sent = forward(h.rt, deleted, None, 0)
+    tombstone = SourceRecord(LEDGER_TOPIC, 0, 78, sent.key, sent.value, sent.headers)
+    letters = h.run(tombstone)
+    assert [codec.decode("ledgerstream.dlq", o.value).record["error_code"] for o in letters] == [
+        "ALREADY_BILLED"
+    ]
+    h.restart()
+    assert h.run(tombstone) == []  # replayed: already dead-lettered under these rules

@@ -13,6 +13,7 @@ from streams.adapters.dlq_store import (
     REDRIVEN_FROM_HEADER,
     DeadLetterFilter,
     StoredDeadLetter,
+    collapse_copies,
     count_by_code,
     plan_redrive,
 )
@@ -188,3 +189,16 @@ def test_keys_print_as_text_when_printable_else_as_hex() -> None:
     assert bytes_text(b"\x00\xff") == "0x00ff"
     assert bytes_text(b"a\nb") == "0x610a62"
     assert bytes_text(None) == "(none)"
+
+
+def test_copies_of_one_failed_record_collapse_into_one_dead_letter_and_redrives_do_not() -> None:
+    """Issue 16.11: a replay dead-letters stage 1's poison again, at the same source position."""
+    first = stored(BAD_MAGIC, position=(0, 3))
+    replayed = stored(BAD_MAGIC, position=(2, 40), last=T0 + timedelta(hours=1))
+    other = stored(BAD_MAGIC, key=b"TE-2", topic="pm.expenses", position=(1, 5))
+    redriven = stored(
+        BAD_MAGIC, headers=[(REDRIVE_COUNT_HEADER, b"1")], position=(1, 9)
+    )  # the same record re-driven and failed again: a new failure
+    kept = collapse_copies([replayed, other, first, redriven])
+    assert [(k.position, k.copies) for k in kept] == [("0:3", 2), ("1:5", 1), ("1:9", 1)]
+    assert count_by_code(kept) == {"BAD_MAGIC_BYTE": 3}
