@@ -1,0 +1,132 @@
+"""The ``ledgerstream`` command line, built on Click: one module per command group.
+
+    ledgerstream worker                          run a stream-processing worker
+    ledgerstream topics create|list              the declared topics
+    ledgerstream schemas check|lock|docs|register   schemas as contracts
+    ledgerstream consume TOPIC                   print a topic's records as JSON lines
+    ledgerstream produce --topic T FILE.jsonl    validate and publish events from a file
+    ledgerstream demo [--once]                   the whole pipeline on sample data, live
+    ledgerstream dry-run --reference REF EVENTS  post offline, print commands
+    ledgerstream dlq list|show|redrive           triage dead letters and re-drive them
+    ledgerstream replay --group G --to-...       replay by consumer-group offset reset
+    ledgerstream toggle set|list                 kill switch, pilot, dry-run
+    ledgerstream parked                          records held back by stage 2, and why
+
+Adding a command:
+
+1. Write ``streams/cli/<name>.py`` defining ``command``: a ``click.command`` (or a
+   ``click.group`` with its subcommands) with ``context_settings=CONTEXT_SETTINGS``,
+   a docstring (its ``--help``) and a ``help=`` on every option. Decorate it with
+   ``pass_settings`` to receive the ``Settings``; return the exit code. Keep the
+   logic in a plain, unit-tested function of ``streams/ops/`` (or ``adapters/``,
+   ``producer/`` ...) and import it inside the command: the CLI only parses.
+2. Add the module to ``COMMANDS`` below.
+3. Add a line to the README commands table; ``tests/unit/shell/test_cli_help.py``
+   checks that every command and option explains itself.
+
+Shared pieces (exit codes, ``--idle``/``--max-seconds``, ``--operator``, the codec)
+are in ``streams/cli/context.py``. Connection settings come from the environment
+through ``streams/settings.py``: ``KAFKA_BOOTSTRAP_SERVERS`` (unset = the embedded
+broker), ``SCHEMA_REGISTRY_URL`` (unset = the embedded schema catalog) and
+``LEDGERSTREAM_*``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+import click
+
+from streams.adapters.exceptions import BrokerStartError, KafkaAdminError, TopicMismatchError
+from streams.cli import (
+    consume,
+    demo,
+    dlq,
+    dry_run,
+    parked,
+    produce,
+    replay,
+    schemas,
+    toggle,
+    topics,
+    worker,
+)
+from streams.cli.context import CONTEXT_SETTINGS, EXIT_FAILED, EXIT_REFUSED, EXIT_USAGE
+from streams.cli.replay import worker_input_topics
+from streams.domain.exceptions import LedgerstreamError
+from streams.ops.exceptions import GroupActiveError, InvalidArgumentError, OffsetResetError
+
+__all__ = ["COMMANDS", "cli", "main", "worker_input_topics"]
+
+#: Every command, in the order ``ledgerstream --help`` lists them.
+COMMANDS: tuple[click.Command, ...] = (
+    worker.command,
+    demo.command,
+    topics.command,
+    schemas.command,
+    produce.command,
+    consume.command,
+    dry_run.command,
+    dlq.command,
+    replay.command,
+    toggle.command,
+    parked.command,
+)
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@click.group(
+    "ledgerstream",
+    context_settings=CONTEXT_SETTINGS,
+    epilog="Settings: KAFKA_BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL and LEDGERSTREAM_* "
+    "(README, Settings). `ledgerstream COMMAND --help` explains each command.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="warning",
+    help="Python log level",
+)
+def cli(log_level: str) -> None:
+    """Turn project-management events into balanced ledger postings on Kafka."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ledgerstream`` console script: run a command, return its status.
+
+    ``--help`` and a usage error end in ``SystemExit`` (status 0 and 2), as usual for
+    a command line; a command's outcome is returned.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with cli.make_context("ledgerstream", args) as ctx:
+            result = cli.invoke(ctx)
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except InvalidArgumentError as exc:
+        click.echo(f"ledgerstream: {exc}", err=True)
+        return EXIT_USAGE
+    except (GroupActiveError, OffsetResetError) as exc:
+        click.echo(f"ledgerstream: refused: {exc}", err=True)
+        return EXIT_REFUSED
+    except (TopicMismatchError, KafkaAdminError, BrokerStartError, LedgerstreamError) as exc:
+        click.echo(f"ledgerstream: {exc}", err=True)
+        return EXIT_FAILED
+    except (KeyboardInterrupt, click.Abort):
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
