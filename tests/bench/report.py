@@ -37,13 +37,17 @@ class Target:
     bound: float
     unit: str = ""
     at_most: bool = False
+    #: False when this run did not measure at the target's size: no PASS/MISS then.
+    applies: bool = True
 
     @property
     def passed(self) -> bool:
+        if not self.applies:
+            return True  # not counted as a miss, and not shown as a pass
         return self.value <= self.bound if self.at_most else self.value >= self.bound
 
     def line(self) -> str:
-        verdict = "PASS" if self.passed else "MISS"
+        verdict = ("PASS" if self.passed else "MISS") if self.applies else "N/A"
         value = f"{self.value:,.2f}" if abs(self.value) < 100 else f"{self.value:,.0f}"
         return f"{verdict}  {self.name}: {value} {self.unit}".rstrip()
 

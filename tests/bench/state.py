@@ -214,13 +214,24 @@ def part_e(bootstrap: str, run_dir: Path, *, posted_records: int) -> Part:
             ["restarted worker RSS / peak", f"{rss2:,.0f} MiB / {peak2:,.0f} MiB"],
         ],
     )
-    scale = f" (at {total_posted:,} records)" if total_posted < 1_000_000 else ""
+    full = total_posted >= 1_000_000
+    scale = "" if full else f" (not measured: this run held {total_posted:,})"
     part.targets += [
         Target(
-            f"RSS ≤ 1 GB with 1,000,000 posted records{scale}", rss / 1024, 1.0, "GiB", at_most=True
+            f"RSS ≤ 1 GB with 1,000,000 posted records{scale}",
+            rss / 1024,
+            1.0,
+            "GiB",
+            at_most=True,
+            applies=full,
         ),
         Target(
-            f"back to processing ≤ 30 s after a SIGKILL{scale}", recovery_s, 30, "s", at_most=True
+            f"back to processing ≤ 30 s after a SIGKILL at 1,000,000{scale}",
+            recovery_s,
+            30,
+            "s",
+            at_most=True,
+            applies=full,
         ),
     ]
     part.notes.append(

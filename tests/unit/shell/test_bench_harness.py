@@ -21,6 +21,8 @@ def test_a_target_passes_or_misses_on_the_side_it_names() -> None:
     assert not Target("rate", 19_999, 20_000).passed
     assert Target("p99", 250, 250, "ms", at_most=True).passed
     assert not Target("p99", 251, 250, "ms", at_most=True).line().startswith("PASS")
+    # a run below the target's size says so rather than passing
+    assert Target("rss", 0.3, 1.0, "GiB", at_most=True, applies=False).line().startswith("N/A")
 
 
 def test_the_rate_is_inputs_over_the_span_of_output_timestamps() -> None:
