@@ -23,7 +23,7 @@ COMPILE   = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.
 # Alertmanager configuration check). Installed as root; sudo when not root.
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install lock prometheus run demo test lint unit integration format topics clean
+.PHONY: help install lock prometheus run demo test lint unit integration format topics clean bench bench-smoke
 
 help: ## List the targets
 	@grep -hE '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | \
@@ -80,6 +80,13 @@ integration: $(STAMP) prometheus ## Integration tests on the embedded broker
 
 test: lint prometheus ## Lint, then every test, integration tests included (what CI runs)
 	$(BIN)/pytest -q
+
+# Not part of `test`: the benchmark of issue 11 (tests/bench/, `python -m tests.bench --help`).
+bench: $(STAMP) ## Benchmark parts (a)-(e) on the embedded broker (about 25 min); writes docs/benchmarks.md
+	timeout 3600 $(BIN)/python -m tests.bench
+
+bench-smoke: $(STAMP) ## The benchmark with small counts (a few minutes); writes build/benchmarks-smoke.md
+	timeout 900 $(BIN)/python -m tests.bench --smoke
 
 topics: $(STAMP) ## Create the declared topics on KAFKA_BOOTSTRAP_SERVERS
 	$(BIN)/ledgerstream topics create
