@@ -105,8 +105,16 @@ class DeliveringProducer:
     def __init__(
         self, client_config: Mapping[str, str], *, linger_ms: int = 10, timeout: float = 60.0
     ) -> None:
+        # murmur2_random: a key lands where Java clients and Faust (aiokafka) put it, so
+        # a stage-2 key keeps its partition whichever of them wrote it.
         self._producer = Producer(
-            {**client_config, "linger.ms": linger_ms, "enable.idempotence": False, "logger": _log}
+            {
+                **client_config,
+                "linger.ms": linger_ms,
+                "enable.idempotence": False,
+                "partitioner": "murmur2_random",
+                "logger": _log,
+            }
         )
         self._timeout = timeout
 

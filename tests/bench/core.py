@@ -269,7 +269,7 @@ def profile(rt: Runtime, data: Encoded, top: int = 15) -> str:
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("tottime").print_stats(top)
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
     lines = [line for line in out.getvalue().splitlines() if line.strip()]
     start = next(i for i, line in enumerate(lines) if "ncalls" in line)
     return "\n".join(lines[start : start + top + 1])

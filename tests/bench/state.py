@@ -30,22 +30,29 @@ from typing import Any
 from aiokafka.partitioner import DefaultPartitioner
 from confluent_kafka import Producer
 from streams.adapters.dlq import SourceRecord
+from streams.adapters.topics import load_topic_specs
 from streams.agents.ledger import MAX_BATCH, LedgerStage
-from streams.agents.route import handle_route
+from streams.agents.route import LEDGER_TOPIC, handle_route
 from streams.demo.sample import SampleRecord
 from streams.demo.worker import WorkerProcess
+from streams.settings import PROJECT_ROOT
 from tests.bench import core, records
 from tests.bench.cluster import BenchError, Slice, collect, new_slice, worker_alive
 from tests.bench.endtoend import COMMANDS, _wait_assigned
 from tests.bench.report import Part, Target
 
 TEMPLATE = 1_000
-STAGE_PARTITIONS = 6
+#: Partitions of the stage-2 topic, as declared.
+STAGE_PARTITIONS = next(
+    t.partitions
+    for t in load_topic_specs(PROJECT_ROOT / "deploy" / "topics.yaml")
+    if t.name == LEDGER_TOPIC
+)
 _ID = re.compile(rb"TE-\d{7}")
 
 
 def stage_partition(key: bytes) -> int:
-    """The stage-2 partition of an entity key, as the worker's (aiokafka) producer picks it."""
+    """The stage-2 partition of a ledger key, as the worker's producer (murmur2) picks it."""
     partitions = list(range(STAGE_PARTITIONS))
     return int(DefaultPartitioner()(key, partitions, partitions))
 
@@ -58,7 +65,7 @@ def table_rows(template: list[SampleRecord], state_topic: str) -> list[tuple[int
     """
     avro = core.codec()
     rt = core.runtime(avro, records.organisation())
-    stage = LedgerStage(rt)
+    stage = LedgerStage(rt, partitions=STAGE_PARTITIONS)
     for partition in range(STAGE_PARTITIONS):
         stage.load(partition, {})
     routed: list[tuple[int, SourceRecord]] = []
