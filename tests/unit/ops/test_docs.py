@@ -327,3 +327,8 @@ def test_the_readme_quotes_the_dry_run_summary_the_command_prints(example: str) 
     readme = README.read_text()
     assert f"ledgerstream dry-run --reference {reference} {events}" in readme
     assert summary in readme, f"README: update the quoted summary to {summary!r}"
+    # every trial-balance row quoted under this command is one the command prints
+    quoted = readme.split(f"ledgerstream dry-run --reference {reference} {events}", 1)[1]
+    rows = re.findall(r"^[A-Z]{2}\d* +\d{4} .*$", quoted.split("```", 1)[0], flags=re.MULTILINE)
+    printed = set(result.stdout.splitlines())
+    assert [r for r in rows if r not in printed] == [], "README: update the quoted rows"
