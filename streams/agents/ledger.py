@@ -453,7 +453,14 @@ class LedgerStage:
         live = view.ledger.live(kind, source_id)
         notice = relocation_notice_needed(version, kind, source_id, view.ledger)
         try:
-            step = post_event(view.ledger, event, book, source=source, rule_version=rt.rule_version)
+            step = post_event(
+                view.ledger,
+                event,
+                book,
+                source=source,
+                rule_version=rt.rule_version,
+                locks=rt.toggles.period_locks(),
+            )
         except TransientError as exc:
             raise _ParkingError(exc, exc.code) from exc
         outcome, outputs = self._outputs(view, step, record, live)
@@ -489,6 +496,7 @@ class LedgerStage:
                 source=source,
                 rule_version=self.rt.rule_version,
                 moved_to=moved_to,
+                locks=self.rt.toggles.period_locks(),
             )
         except TransientError as exc:
             raise _ParkingError(exc, exc.code) from exc
@@ -502,7 +510,12 @@ class LedgerStage:
         kind = EVENT_TOPICS[topic][0]
         source = _source(record, kind, source_id, 1, _timestamp(record))
         known = view.ledger.record(kind, source_id) is not None  # posted here (maybe deleted)
-        step = post_deletion(view.ledger, source=source, rule_version=self.rt.rule_version)
+        step = post_deletion(
+            view.ledger,
+            source=source,
+            rule_version=self.rt.rule_version,
+            locks=self.rt.toggles.period_locks(),
+        )
         outcome, outputs = self._outputs(view, step, record)
         # counted where its record was posted (read again by a replay: skipped there);
         # the copies elsewhere are not separate records

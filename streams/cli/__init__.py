@@ -12,6 +12,7 @@
     ledgerstream toggle set|list                 kill switch, pilot, dry-run
     ledgerstream parked                          records held back by stage 2, and why
     ledgerstream status                          has the group caught up? lag per partition
+    ledgerstream period close|reopen|list        lock an entity's accounting period
 
 Adding a command:
 
@@ -55,6 +56,7 @@ from streams.cli import (
     dlq,
     dry_run,
     parked,
+    period,
     produce,
     replay,
     schemas,
@@ -92,6 +94,7 @@ COMMANDS: tuple[click.Command, ...] = (
     toggle.command,
     parked.command,
     status.command,
+    period.command,
 )
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
