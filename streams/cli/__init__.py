@@ -13,6 +13,7 @@
     ledgerstream parked                          records held back by stage 2, and why
     ledgerstream status                          has the group caught up? lag per partition
     ledgerstream period close|reopen|list        lock an entity's accounting period
+    ledgerstream fx fetch --source ecb           FX reference rates from the ECB
 
 Adding a command:
 
@@ -55,6 +56,7 @@ from streams.cli import (
     demo,
     dlq,
     dry_run,
+    fx,
     parked,
     period,
     produce,
@@ -95,6 +97,7 @@ COMMANDS: tuple[click.Command, ...] = (
     parked.command,
     status.command,
     period.command,
+    fx.command,
 )
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
