@@ -14,7 +14,13 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from streams.domain.commands import LEDGERSTREAM_NAMESPACE, CommandAction
+from streams.domain.commands import (
+    LEDGERSTREAM_NAMESPACE,
+    CommandAction,
+    PostingLine,
+    PostLedgerEntry,
+    Side,
+)
 from streams.domain.summary import SUMMARY_JOURNAL, SummaryBook, window_of
 from tests.unit.domain.billing_builders import Books, rows
 from tests.unit.domain.builders import standard_book, time_entry
@@ -106,3 +112,36 @@ def test_a_window_emptied_by_deletions_is_reversed_and_forgotten() -> None:
     summaries, out = summaries.add(books.delete("time_entry", "TE-1")).flush(RULES)
     assert [(c.action, c.reverses) for c in out] == [(CommandAction.REVERSE, sent.command_id)]
     assert summaries.groups == {}
+
+
+def test_opposite_transaction_and_base_nets_get_a_line_each_and_balance() -> None:
+    # EUR lines booked in USD: two entries that net to -0.01 EUR / +0.01 USD on 1150
+    (template, _) = Books(standard_book()).post(time_entry())
+
+    def entry(command_id: str, side_1150: Side, amount: str, base: str) -> PostLedgerEntry:
+        other = Side.CREDIT if side_1150 is Side.DEBIT else Side.DEBIT
+        lines = tuple(
+            PostingLine(
+                line_no=n,
+                account=account,
+                side=side,
+                amount=D(amount),
+                base_amount=D(base),
+                dimensions=template.lines[0].dimensions,
+            )
+            for n, (account, side) in enumerate([("1150", side_1150), ("4000", other)], 1)
+        )
+        return template.model_copy(
+            update={"command_id": command_id, "transaction_currency": "EUR", "lines": lines}
+        )
+
+    book = SummaryBook().add(
+        [entry("a", Side.DEBIT, "10.00", "11.00"), entry("b", Side.CREDIT, "10.01", "10.99")]
+    )
+    _, (summary,) = book.flush(RULES)
+    assert rows(summary) == [
+        ("1150", "CREDIT", D("0.01"), D("0.00")),
+        ("1150", "DEBIT", D("0.00"), D("0.01")),
+        ("4000", "DEBIT", D("0.01"), D("0.00")),
+        ("4000", "CREDIT", D("0.00"), D("0.01")),
+    ]
