@@ -264,6 +264,7 @@ class AvroCodec:
         try:
             record = schemaless_reader(body, writer, reader)
         except Exception as exc:  # garbage bytes make fastavro raise almost anything
+            self.decode(topic, data)  # the whole decode names the field and the reason
             raise AvroDecodeError(
                 f"{topic}: cannot read {sorted(fields)} with schema id {schema_id}: "
                 f"{type(exc).__name__}: {exc}",
