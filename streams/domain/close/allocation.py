@@ -227,7 +227,6 @@ def allocate(
     shares = largest_remainder(
         pool, {t: quantities.get(t, Decimal(0)) for t in rule.targets}, currency
     )
-    whole = sum(quantities.values(), Decimal(0))
     on = last_day(period)
     built = []
     for target, share in shares.items():
@@ -237,14 +236,14 @@ def allocate(
         dims = Dimensions(
             project_id=target, customer_id=project.customer_id, cost_class=CostClass.OPEX
         )
-        qty = quantities.get(target, Decimal(0))
+        # Only what the command books goes into its id and memo: a changed driver or
+        # pool that leaves this share as it was keeps the command (and its id) as sent.
         memo = (
             f"Allocation {rule.rule_id} v{rule.version} {period}: {show_amount(share, currency)} "
-            f"{currency} of pool {show_amount(pool, currency)} by {rule.driver.lower()} "
-            f"{qty}/{whole}"
+            f"{currency} of {rule.pool_account} to {target} by {rule.driver.lower()}"
         )
         draft = CommandDraft(
-            effect=f"allocate:{rule.pool_account}:{rule.target_account}:{share}:{pool}:{qty}:{whole}",
+            effect=f"allocate:{rule.pool_account}:{rule.target_account}:{share}",
             journal=JOURNAL,
             effective_date=on,
             transaction_currency=currency,
