@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     )
     topics_file: Path = PROJECT_ROOT / "deploy" / "topics.yaml"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
+    close_config: Path = Field(
+        default=PROJECT_ROOT / "deploy" / "period-close.yaml",
+        description="The period close's allocation rules, consolidation groups, asset classes "
+        "and assets (docs/period-close.md).",
+    )
     data_dir: Path = Field(
         default=Path(".ledgerstream"),
         description="State directory of this worker: Faust's, and stage 2's table file "

@@ -12,6 +12,10 @@
     ledgerstream toggle set|list                 kill switch, pilot, dry-run
     ledgerstream parked                          records held back by stage 2, and why
     ledgerstream status                          has the group caught up? lag per partition
+    ledgerstream allocate --entity E --period P  shared costs to projects by a driver
+    ledgerstream consolidate --group G --period P   intercompany eliminations
+    ledgerstream capitalise --asset A            an asset in service: AUC to fixed assets
+    ledgerstream depreciate --entity E --period P   straight-line depreciation
     ledgerstream period close|reopen|list        lock an entity's accounting period
     ledgerstream fx fetch --source ecb           FX reference rates from the ECB
 
@@ -52,8 +56,12 @@ from streams.adapters.exceptions import (
     TopicMismatchError,
 )
 from streams.cli import (
+    allocate,
+    capitalise,
+    consolidate,
     consume,
     demo,
+    depreciate,
     dlq,
     dry_run,
     fx,
@@ -99,6 +107,10 @@ COMMANDS: tuple[click.Command, ...] = (
     status.command,
     period.command,
     fx.command,
+    allocate.command,
+    consolidate.command,
+    capitalise.command,
+    depreciate.command,
 )
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
