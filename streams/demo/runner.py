@@ -35,6 +35,7 @@ from streams.adapters.kafka_io import RecordProducer, TopicReader
 from streams.adapters.topics import ensure_topics, load_topic_specs
 from streams.app import cluster, schema_source
 from streams.demo import sample
+from streams.demo.close import MonthEndClose
 from streams.demo.month import Month, mixed_month
 from streams.demo.worker import Samples, WorkerProcess
 from streams.domain.posting import EVENT_TOPICS
@@ -307,7 +308,7 @@ class _Feed:
         self.generated += count
 
 
-def _run(
+def _run(  # noqa: PLR0915 - the demo's one loop; the month-end close adds two calls
     settings: Settings,
     *,
     once: bool,
@@ -334,20 +335,25 @@ def _run(
             feed.events(the_month.events)
         feed.entries(events)
         summary.not_consumed = sorted(set(summary.events_in_by_topic) - set(consumed))
+        closer = _closer(the_month, feed.codec, settings)
         started = time.monotonic()
         throughput = _Throughput(average=once)
         settled = Settled(PARKED_GRACE_SECONDS)
         while True:
-            _drain(reader, feed.codec, settings, summary)
+            _drain(reader, feed.codec, settings, summary, closer=closer)
             summary.count_processed(worker.metrics())
             now = time.monotonic()
+            if closer is not None and not once and summary.caught_up():
+                closer.show(out)  # live: the month (published first) has posted; shown once
             if not settled.waiting:  # the rate of the sample set, not of the grace period
                 summary.events_per_second = throughput.update(now, summary.processed)
             summary.seconds = now - started
             live.show(summary)
             if once and settled(summary, now):
-                _drain_until_idle(reader, feed.codec, settings, summary)
+                _drain_until_idle(reader, feed.codec, settings, summary, closer=closer)
                 summary.count_processed(worker.metrics())  # parked records may have posted
+                if closer is not None:
+                    closer.show(out)
                 break
             _check(worker, timeout=timeout if once else None, elapsed=now - started)
             if not once and rate > 0:
@@ -369,6 +375,13 @@ def _run(
     # the worker's log and state: kept only when something went wrong (raised above)
     shutil.rmtree(worker.log_path.parent, ignore_errors=True)
     return summary
+
+
+def _closer(month: Month | None, codec: AvroCodec, settings: Settings) -> MonthEndClose | None:
+    """Return the month-end close shown once the mixed month has posted (none without it)."""
+    if month is None:
+        return None
+    return MonthEndClose(month, codec, settings.close_config, settings.rule_version)
 
 
 def _prepare(feed: _Feed, *, month: bool) -> Month | None:
@@ -448,15 +461,25 @@ class _Throughput:
         return (processed - then) / (now - since) if now > since else 0.0
 
 
-def _drain(reader: TopicReader, codec: AvroCodec, settings: Settings, summary: DemoSummary) -> int:
+def _drain(
+    reader: TopicReader,
+    codec: AvroCodec,
+    settings: Settings,
+    summary: DemoSummary,
+    *,
+    closer: MonthEndClose | None = None,
+) -> int:
     records = reader.poll(timeout=0.2, max_records=5000)
     for record in records:
         if record.topic == settings.topic(DLQ):
             summary.dead_letters += 1
             continue
         summary.commands_out += 1
-        if record.value is None or not is_balanced(codec.decode(COMMANDS, record.value).record):
+        command = None if record.value is None else codec.decode(COMMANDS, record.value).record
+        if command is None or not is_balanced(command):
             summary.unbalanced += 1
+        elif closer is not None:
+            closer.see(command)
     return len(records)
 
 
@@ -466,10 +489,12 @@ def _drain_until_idle(
     settings: Settings,
     summary: DemoSummary,
     idle_seconds: float = 2.0,
+    *,
+    closer: MonthEndClose | None = None,
 ) -> None:
     idle_since = time.monotonic()
     while time.monotonic() - idle_since < idle_seconds:
-        if _drain(reader, codec, settings, summary):
+        if _drain(reader, codec, settings, summary, closer=closer):
             idle_since = time.monotonic()
 
 

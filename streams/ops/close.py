@@ -60,6 +60,7 @@ __all__ = [
     "Ledger",
     "Plan",
     "latest_work",
+    "ledger_of",
     "load_config",
     "plan_allocation",
     "plan_capitalisation",
@@ -134,6 +135,30 @@ def latest_work(
             if key not in expenses or expenses[key].version < expense.version:
                 expenses[key] = expense
     return list(entries.values()), list(expenses.values())
+
+
+def ledger_of(
+    commands: Iterable[PostLedgerEntry],
+    reference: Iterable[tuple[str, str, Mapping[str, Any] | None]],
+    work: Iterable[tuple[str, str, Mapping[str, Any] | None]],
+) -> Ledger:
+    """Build a ledger from records already decoded (the demo, a dry run, tests).
+
+    Args:
+        commands: The commands sent so far.
+        reference: ``(topic, key, value)`` of the reference topics, in order.
+        work: ``(topic, key, value or None)`` of time entries and expenses, in order.
+
+    """
+    ledger = Ledger(commands=list(commands))
+    for topic, key, value in reference:
+        kind, model = REFERENCE_TOPICS[topic]
+        if value is None:
+            ledger.book.delete(kind, key)
+        else:
+            ledger.book.put(key, parse_event(model, value))
+    ledger.entries, ledger.expenses = latest_work(work)
+    return ledger
 
 
 def read_ledger(settings: Settings, codec: AvroCodec, *, idle_seconds: float = 2.0) -> Ledger:
@@ -251,13 +276,13 @@ def _allocation_report(result: Allocation, commands: Sequence[PostLedgerEntry]) 
     lines = [
         f"allocation {rule.rule_id} v{rule.version} {rule.entity_id} {result.period}: pool "
         f"{rule.pool_account} {show_amount(result.pool, ccy)} {ccy} from "
-        f"{len(result.pool_source_ids)} record(s) by {rule.driver.lower()} (total {whole})"
+        f"{len(result.pool_source_ids)} record(s) by {rule.driver.lower()} (total {_qty(whole)})"
     ]
     for target in rule.targets:
         share = result.shares.get(target, Decimal(0))
         lines.append(
             f"  {target:<10} {rule.driver.lower()} "
-            f"{result.quantities.get(target, Decimal(0))!s:>10}"
+            f"{_qty(result.quantities.get(target, Decimal(0))):>10}"
             f"  allocated {show_amount(share, ccy):>12} {ccy}"
         )
     lines += _profitability(result, commands)
@@ -493,3 +518,8 @@ def run_close(
             f"{' (dry run: nothing sent)' if dry_run else ''}\n"
         )
     return EXIT_EXCEPTIONS if plan.exceptions else 0
+
+
+def _qty(quantity: Decimal) -> str:
+    """Show a driver quantity to two places (hours of 50 minutes are 0.8333...)."""
+    return str(quantity.quantize(Decimal("0.01")))
