@@ -85,7 +85,8 @@ def test_the_mixed_month_closes_on_the_broker_and_a_rerun_sends_only_what_change
         {
             "entry_id": "TE-CLOSE-1", "version": 1, "employee_id": "E-GB12",
             "project_id": "P-2030", "task_id": None,
-            "started_at": datetime(2026, 9, 29, 9, tzinfo=UTC), "ended_at": datetime(2026, 9, 29, 17, tzinfo=UTC),
+            "started_at": datetime(2026, 9, 29, 9, tzinfo=UTC),
+            "ended_at": datetime(2026, 9, 29, 17, tzinfo=UTC),
             "billable": False, "billable_fraction": None, "rate_override": None,
             "status": "APPROVED", "approved_by": "lead.uk@harbor.example",
             "approved_at": datetime(2026, 9, 29, 18, tzinfo=UTC), "description": "tooling",
