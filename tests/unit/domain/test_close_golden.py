@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-
 from streams.domain.close.allocation import (
     AllocationRule,
     Driver,
@@ -171,7 +170,8 @@ def test_drivers_hours_headcount_and_only_approved_entries_of_the_period() -> No
         time_entry(entry_id="T2", project_id="P-1", employee_id="bob", duration_minutes=30,
                    started_at=datetime(2026, 9, 3, 9, 0, tzinfo=UTC)),
         time_entry(entry_id="T3", project_id="P-2", duration_minutes=60,
-                   started_at=datetime(2026, 9, 3, 9, 0, tzinfo=UTC), status="SUBMITTED", approved_by=None,
+                   started_at=datetime(2026, 9, 3, 9, 0, tzinfo=UTC), status="SUBMITTED",
+                   approved_by=None,
                    approved_at=None),
         # 30 September 23:30 in London is still September there
         time_entry(entry_id="T4", project_id="P-2", duration_minutes=45,
