@@ -620,6 +620,7 @@ class LedgerStage:
         ``entities``: only their windows (default: every SUMMARY entity's).
         """
         due = self.summary_entities if entities is None else frozenset(entities)
+        locks = self.rt.toggles.period_locks()
         outputs: list[Output] = []
         for partition in sorted(partitions):
             view = self._view(partition)
@@ -633,7 +634,10 @@ class LedgerStage:
                     member = self._stored(view, member_key, _member_row)
                     if isinstance(member, PostLedgerEntry):
                         members[member.command_id] = member
-                sent, commands = revise(row.window(), members, row.sent, self.rt.rule_version)
+                sent, revised = revise(row.window(), members, row.sent, self.rt.rule_version)
+                commands = locks.placed_all(revised)  # never into a closed period
+                if sent is not None and commands and commands[-1].command_id == sent.command_id:
+                    sent = commands[-1]  # kept as sent: its reversal mirrors where it went
                 outputs += [self._summary_output(c) for c in commands]
                 view.summary[key] = (
                     None if sent is None else row.model_copy(update={"sent": sent, "dirty": False})

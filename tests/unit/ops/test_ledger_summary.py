@@ -14,6 +14,7 @@ from streams.adapters.avro import AvroCodec, SchemaCatalog
 from streams.adapters.metrics import Metrics
 from streams.agents.ledger import FEEDBACK_TOPIC, LedgerStage
 from streams.agents.runtime import Output, Runtime
+from streams.domain.toggles import Toggles
 from tests.unit.domain.builders import RULE_VERSION, standard_book, time_entry
 from tests.unit.ops.test_ledger_stage import Harness
 
@@ -80,3 +81,13 @@ def test_realtime_entities_are_untouched(codec: AvroCodec) -> None:
     harness.stage.load(0, {})
     assert len(harness.commands(harness.post(time_entry()))) == 2
     assert flush(harness) == []
+
+
+def test_a_summary_of_a_closed_period_posts_into_the_next_open_one(codec: AvroCodec) -> None:
+    harness = Harness(codec, standard_book())
+    summary_stage(harness)
+    harness.rt.set_toggles(Toggles(closed_periods=frozenset({("US", "2026-03")})))
+    harness.post(time_entry())
+    (summary,) = harness.commands(flush(harness))
+    assert (summary["period"], summary["late_for_period"]) == ("2026-04", "2026-03")
+    assert summary["effective_date"].isoformat() == "2026-03-31"
