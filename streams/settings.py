@@ -142,6 +142,18 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds between synthetic canary events per partition; 0 = none sent.",
     )
+    sync_cadence: dict[str, Literal["REALTIME", "HOURLY", "DAILY"]] = Field(
+        default_factory=dict,
+        description='Sync cadence per entity, JSON {"GB10": "DAILY"}: REALTIME (the '
+        "default) sends each record's commands; HOURLY or DAILY sends one summary per "
+        "project, currency and day at that cadence (docs/period-close.md).",
+    )
+    summary_flush_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Flush every SUMMARY entity's changed windows this often instead of "
+        "at its cadence (tests, demos).",
+    )
     fx_ecb_daily_url: str = Field(
         default="https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml",
         description="`fx fetch`: the ECB's latest reference rates (XML).",

@@ -32,6 +32,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
+from pydantic import BaseModel, ConfigDict
+
 from streams.domain.commands import (
     LEDGERSTREAM_NAMESPACE,
     CommandAction,
@@ -51,7 +53,9 @@ __all__ = [
     "SUMMARY_SOURCE_TYPE",
     "Cadence",
     "SummaryBook",
+    "SummaryRow",
     "Window",
+    "revise",
     "summarised",
     "window_of",
 ]
@@ -151,18 +155,79 @@ class SummaryBook:
         out: list[PostLedgerEntry] = []
         for key in sorted(k for k, g in groups.items() if g.dirty):
             group = groups[key]
-            summary = _summary(key, group.members, rule_version)
-            if summary is not None and group.sent is not None and _same(summary, group.sent):
-                groups[key] = replace(group, dirty=False)
-                continue
-            if group.sent is not None:
-                out.append(_reversal(group.sent, rule_version))
-            if summary is not None:
-                out.append(summary)
-                groups[key] = _Group(group.members, summary, dirty=False)
-            else:
+            sent, commands = revise(key, group.members, group.sent, rule_version)
+            out += commands
+            if sent is None:
                 del groups[key]
+            else:
+                groups[key] = _Group(group.members, sent, dirty=False)
         return SummaryBook(groups), tuple(out)
+
+
+def revise(
+    window: Window,
+    members: Mapping[str, PostLedgerEntry],
+    sent: PostLedgerEntry | None,
+    rule_version: str,
+) -> tuple[PostLedgerEntry | None, tuple[PostLedgerEntry, ...]]:
+    """Summarise one window anew against the summary sent: what to send, and what is sent after.
+
+    Returns:
+        The window's summary from now on (None: empty, forget it) and the commands
+        to send: nothing if it posts the same lines as ``sent``, else the REVERSE of
+        ``sent`` (if any) and the new summary (if any).
+
+    """
+    summary = _summary(window, members, rule_version)
+    if summary is not None and sent is not None and _same(summary, sent):
+        return sent, ()
+    out: list[PostLedgerEntry] = []
+    if sent is not None:
+        out.append(_reversal(sent, rule_version))
+    if summary is not None:
+        out.append(summary)
+    return summary, tuple(out)
+
+
+class SummaryRow(BaseModel):
+    """A window as stage 2's table keeps it: its key, the summary sent, and if it changed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entity_id: str
+    day: date
+    project_id: str
+    transaction_currency: str
+    base_currency: str
+    rate: Decimal
+    rate_type: str
+    sent: PostLedgerEntry | None = None
+    dirty: bool = False
+
+    @classmethod
+    def of(cls, window: Window) -> SummaryRow:
+        """Return a new, unsent row of a window."""
+        return cls(
+            entity_id=window.entity_id,
+            day=window.day,
+            project_id=window.project_id,
+            transaction_currency=window.transaction_currency,
+            base_currency=window.base_currency,
+            rate=window.rate,
+            rate_type=window.rate_type,
+        )
+
+    def window(self) -> Window:
+        """Return the row's window."""
+        return Window(
+            self.entity_id,
+            self.day,
+            self.project_id,
+            self.transaction_currency,
+            self.base_currency,
+            self.rate,
+            self.rate_type,
+        )
 
 
 def _same(a: PostLedgerEntry, b: PostLedgerEntry) -> bool:
