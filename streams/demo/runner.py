@@ -340,11 +340,12 @@ def _run(  # noqa: PLR0915 - the demo's one loop; the month-end close adds two c
         throughput = _Throughput(average=once)
         settled = Settled(PARKED_GRACE_SECONDS)
         while True:
-            _drain(reader, feed.codec, settings, summary, closer=closer)
+            drained = _drain(reader, feed.codec, settings, summary, closer=closer)
             summary.count_processed(worker.metrics())
             now = time.monotonic()
-            if closer is not None and not once and summary.caught_up():
-                closer.show(out)  # live: the month (published first) has posted; shown once
+            if closer is not None and not once and not drained and summary.caught_up():
+                # live: the month (published first) has posted and its commands are read
+                closer.show(out)  # once
             if not settled.waiting:  # the rate of the sample set, not of the grace period
                 summary.events_per_second = throughput.update(now, summary.processed)
             summary.seconds = now - started

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from streams.domain.close.allocation import (
@@ -37,6 +38,7 @@ from streams.domain.commands import (
     SourceRef,
     build_command,
 )
+from streams.domain.events import ExpenseRecorded
 from streams.domain.exceptions import InvalidEventError
 from streams.domain.reference import LegalEntity
 from tests.unit.domain.builders import book_of, entity, project, time_entry
@@ -323,3 +325,33 @@ def test_in_service_moves_the_auc_balance_up_to_its_date_and_depreciates_straigh
     assert total == D("750.50")
     ids = {c.command_id for c in charges.values() if c is not None}
     assert len(ids) == 3
+
+
+def test_usage_driver_sums_one_category_and_refuses_mixed_currencies() -> None:
+    def expense(eid: str, project_id: str, amount: str, currency: str = "GBP", **kw: Any) -> Any:
+        return ExpenseRecorded.model_validate(
+            {
+                "expense_id": eid, "version": 1, "employee_id": "alice",
+                "project_id": project_id, "incurred_on": date(2026, 9, 10),
+                "amount": D(amount), "currency": currency, "category": "SOFTWARE",
+                "billable": False, "markup_rate": D(0), "status": "APPROVED",
+                "recorded_at": datetime(2026, 9, 11, tzinfo=UTC),
+            }
+            | kw
+        )  # fmt: skip
+
+    usage = RULE.model_copy(update={"driver": Driver.USAGE, "usage_category": "SOFTWARE"})
+    expenses = [
+        expense("X1", "P-1", "120.00"),
+        expense("X2", "P-1", "30.00"),
+        expense("X3", "P-2", "50.00"),
+        expense("X4", "P-3", "99.00", category="TRAVEL"),  # another category
+        expense("X5", "P-3", "10.00", incurred_on=date(2026, 8, 31)),  # another period
+    ]
+    assert driver_quantities(usage, "2026-09", GB, [], expenses) == {
+        "P-1": D("150.00"),
+        "P-2": D("50.00"),
+        "P-3": D(0),
+    }
+    with pytest.raises(InvalidEventError, match="one currency"):
+        driver_quantities(usage, "2026-09", GB, [], [*expenses, expense("X6", "P-2", "1", "EUR")])
