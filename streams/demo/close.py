@@ -10,16 +10,19 @@ so the demo's counts stay those of the stream; ``ledgerstream allocate`` and
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from streams.adapters.avro import AvroCodec
+from streams.adapters.avro import AvroCodec, SchemaCatalog
 from streams.demo.month import Month
 from streams.demo.month.organisation import ENTITIES
 from streams.domain.commands import PostLedgerEntry
 from streams.domain.exceptions import LedgerstreamError
+from streams.dryrun import dry_run
 from streams.ops import close
+from streams.settings import Settings
 
 __all__ = ["MonthEndClose"]
 
@@ -32,12 +35,18 @@ _WORK_TOPICS: Final = ("pm.time-entries", "pm.expenses")
 class MonthEndClose:
     """Collect the month's commands as the demo reads them; show the close once."""
 
-    def __init__(self, month: Month, codec: AvroCodec, config: Path, rule_version: str) -> None:
-        """Keep what the close needs besides the commands (read later, as they come)."""
+    def __init__(
+        self, month: Month, codec: AvroCodec, settings: Settings, *, expected: int | None = None
+    ) -> None:
+        """Keep what the close needs besides the commands (read later, as they come).
+
+        ``expected``: how many commands the month posts (default: a dry run of it says).
+        """
         self._month = month
+        self.expected = expected if expected is not None else _expected(month, settings)
         self._codec = codec
-        self._config = config
-        self._rule_version = rule_version
+        self._config = settings.close_config
+        self._rule_version = settings.rule_version
         self._commands: list[PostLedgerEntry] = []
         self.shown = False
 
@@ -45,6 +54,11 @@ class MonthEndClose:
         """Keep a decoded command of one of the month's entities."""
         if command.get("entity_id") in ENTITIES:
             self._commands.append(PostLedgerEntry.model_validate(command))
+
+    @property
+    def complete(self) -> bool:
+        """Return True once every command of the month has been read back."""
+        return len(self._commands) >= self.expected
 
     def show(self, out: TextIO) -> None:
         """Print the allocation and the consolidation (dry run), once."""
@@ -85,3 +99,12 @@ class MonthEndClose:
             for line in (*plan.report, *plan.exceptions):
                 out.write(f"  {line}\n")
         out.flush()
+
+
+def _expected(month: Month, settings: Settings) -> int:
+    """Count the commands the worker will post for the month: a dry run of it, same rules."""
+    catalog = SchemaCatalog.from_directory(settings.schemas_dir)
+    with tempfile.TemporaryDirectory(prefix="ledgerstream-month-") as directory:
+        reference, events = month.write_jsonl(Path(directory), catalog)
+        run = dry_run(reference, events, catalog=catalog, rule_version=settings.rule_version)
+    return len(run.commands)

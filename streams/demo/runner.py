@@ -340,12 +340,11 @@ def _run(  # noqa: PLR0915 - the demo's one loop; the month-end close adds two c
         throughput = _Throughput(average=once)
         settled = Settled(PARKED_GRACE_SECONDS)
         while True:
-            drained = _drain(reader, feed.codec, settings, summary, closer=closer)
+            _drain(reader, feed.codec, settings, summary, closer=closer)
             summary.count_processed(worker.metrics())
             now = time.monotonic()
-            if closer is not None and not once and not drained and summary.caught_up():
-                # live: the month (published first) has posted and its commands are read
-                closer.show(out)  # once
+            if closer is not None and not once and closer.complete:
+                closer.show(out)  # live: every command of the month is read; shown once
             if not settled.waiting:  # the rate of the sample set, not of the grace period
                 summary.events_per_second = throughput.update(now, summary.processed)
             summary.seconds = now - started
@@ -382,7 +381,7 @@ def _closer(month: Month | None, codec: AvroCodec, settings: Settings) -> MonthE
     """Return the month-end close shown once the mixed month has posted (none without it)."""
     if month is None:
         return None
-    return MonthEndClose(month, codec, settings.close_config, settings.rule_version)
+    return MonthEndClose(month, codec, settings)
 
 
 def _prepare(feed: _Feed, *, month: bool) -> Month | None:
