@@ -83,6 +83,9 @@ def test_demo_once_posts_the_sample_set_balanced(tmp_path: Path) -> None:
     assert list((tmp_path / "tmp").iterdir()) == []
     assert list((tmp_path / "data").glob("tansu-*.log")) == []
     assert "stopped (finished)" in result.stdout
+    # the mixed month's close, once it has posted: one allocation, one consolidation
+    assert "allocation GB10-SHARED v1 GB10 2026-09: pool 6100 44.36 GBP" in result.stdout
+    assert "consolidation HARBOR v1 2026-09 into HARBOR-CONS" in result.stdout
 
 
 def test_demo_timeout_ends_with_one_message_and_keeps_the_worker_log(tmp_path: Path) -> None:
