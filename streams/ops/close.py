@@ -15,7 +15,7 @@ The rules, groups, asset classes and assets are versioned data in one YAML file
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -45,13 +45,15 @@ from streams.domain.close.capex import (
 from streams.domain.close.config import CloseConfig
 from streams.domain.close.consolidation import ELIMINATION, Consolidation, consolidate
 from streams.domain.close.period import last_day, parse_period
-from streams.domain.commands import CommandAction, PostLedgerEntry
+from streams.domain.commands import CommandAction, PostLedgerEntry, period_of
 from streams.domain.events import ExpenseRecorded, TimeEntryRecorded, parse_event
 from streams.domain.exceptions import LedgerstreamError
 from streams.domain.money import show_amount
+from streams.domain.period_locks import PeriodLocks, period_lock_of
 from streams.domain.reference import REFERENCE_TOPICS, ReferenceBook
 from streams.ops.action import Operator, audited
 from streams.ops.exceptions import InvalidArgumentError
+from streams.ops.toggles import read_toggles
 from streams.settings import Settings
 
 __all__ = [
@@ -449,7 +451,7 @@ def plan_depreciation(
         live = {
             cid: c
             for cid, c in live_commands(ledger.commands, DEPRECIATION, asset.asset_id).items()
-            if c.source.id == asset.asset_id and c.period == period
+            if c.source.id == asset.asset_id and period_of(c.effective_date) == period
         }
         wanted = () if charge is None else (charge,)
         unchanged += sum(1 for c in wanted if c.command_id in live)
@@ -485,6 +487,10 @@ def run_close(
     log = AuditLog(settings.kafka_client_config(), settings.topic(AUDIT_TOPIC))
     with audited(log, operator, f"close.{action}", {**arguments, "dry_run": dry_run}) as record:
         plan = planner(read_ledger(settings, codec))
+        # a closed period takes nothing new: its close commands post into the first open
+        # period, with late_for_period, as the stream's do (docs/period-close.md)
+        locks = _period_locks(settings, codec)
+        plan = replace(plan, send=locks.placed_all(plan.send))
         for line in (*plan.report, *plan.exceptions):
             out.write(line + "\n")
         for command in plan.send:
@@ -518,6 +524,16 @@ def run_close(
             f"{' (dry run: nothing sent)' if dry_run else ''}\n"
         )
     return EXIT_EXCEPTIONS if plan.exceptions else 0
+
+
+def _period_locks(settings: Settings, codec: AvroCodec) -> PeriodLocks:
+    """Read the closed periods from the control topic (as every worker does)."""
+    closed = set()
+    for name, toggle in read_toggles(settings, codec, idle_seconds=1.0).items():
+        lock = period_lock_of(name)
+        if lock is not None and toggle is not None and toggle.enabled:
+            closed.add(lock)
+    return PeriodLocks(frozenset(closed))
 
 
 def _qty(quantity: Decimal) -> str:

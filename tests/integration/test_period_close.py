@@ -123,6 +123,17 @@ def test_the_mixed_month_closes_on_the_broker_and_a_rerun_sends_only_what_change
     assert charge["lines"][0]["amount"] == (cost / 36).quantize(Decimal("0.01"))
     assert "AS-1030 SL36 2026-10 month 1/36" in charge["memo"]
 
+    # November closed before its depreciation ran: it posts into December, late for November
+    locked = stack.cli(
+        "period", "close", "--entity", "US10", "--period", "2026-11", "--reason", "Nov close"
+    )
+    assert locked.code == 0, locked.err
+    late = stack.cli("depreciate", "--entity", "US10", "--period", "2026-11")
+    assert late.code == 0, late.err
+    november = [c for c in _close_commands(stack, "depreciation") if "2026-11" in c["memo"]]
+    assert [(c["period"], c["late_for_period"]) for c in november] == [("2026-12", "2026-11")]
+    assert november[0]["effective_date"].isoformat() == "2026-11-30"
+
     actions = [(a["action"], a["outcome"]) for a in _audit(stack)]
     assert actions == [
         ("close.allocate", "dry-run"),
@@ -131,5 +142,7 @@ def test_the_mixed_month_closes_on_the_broker_and_a_rerun_sends_only_what_change
         ("close.allocate", "applied"),
         ("close.consolidate", "applied"),
         ("close.capitalise", "applied"),
+        ("close.depreciate", "applied"),
+        ("period.close", "applied"),
         ("close.depreciate", "applied"),
     ]
