@@ -171,6 +171,8 @@ class PostLedgerEntry(_Record):
     memo: str
     trace_id: str | None = None
     span_id: str | None = None
+    late_for_period: str | None = None
+    related_source_ids: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _balanced(self) -> PostLedgerEntry:
@@ -296,6 +298,8 @@ class CommandDraft:
     approval: Approval | None = None
     action: CommandAction = CommandAction.POST
     reverses: str | None = None
+    late_for_period: str | None = None
+    related_source_ids: Sequence[str] = ()
 
 
 def build_command(entity: LegalEntity, draft: CommandDraft, fx: FxProvenance) -> PostLedgerEntry:
@@ -385,6 +389,8 @@ def build_command(entity: LegalEntity, draft: CommandDraft, fx: FxProvenance) ->
             "memo": draft.memo,
             "trace_id": None,
             "span_id": None,
+            "late_for_period": draft.late_for_period,
+            "related_source_ids": tuple(draft.related_source_ids),
         },
     )
 

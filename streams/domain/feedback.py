@@ -22,10 +22,17 @@ class FeedbackStatus(StrEnum):
     HELD = "HELD"
     REVERSED = "REVERSED"
     RELEASED = "RELEASED"
+    BOOKED = "BOOKED"
+    REJECTED = "REJECTED"
 
 
 class SyncFeedback(BaseModel):
-    """A source record version was posted, held, reversed or released for re-invoicing."""
+    """A source record version was posted, held, reversed or released for re-invoicing.
+
+    ``BOOKED`` and ``REJECTED`` (schema v2) say what the accounting system did with
+    the commands; ``late_for_period`` names the closed period a record dated in it
+    was posted after (into the first open period).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -37,3 +44,4 @@ class SyncFeedback(BaseModel):
     reason: str = ""
     related_id: str | None = None
     event_time: AwareDatetime
+    late_for_period: str | None = None

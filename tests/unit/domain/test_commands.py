@@ -179,7 +179,8 @@ def test_model_dump_has_the_avro_record_shape_and_round_trips() -> None:
     assert list(record) == [
         "command_id", "action", "reverses", "entity_id", "journal", "effective_date",
         "period", "transaction_currency", "base_currency", "fx", "lines", "source",
-        "approval", "rule_version", "memo", "trace_id", "span_id",
+        "approval", "rule_version", "memo", "trace_id", "span_id", "late_for_period",
+        "related_source_ids",
     ]  # fmt: skip
     assert set(record["fx"]) == {
         "rate", "rate_type", "rate_date", "source", "quoted_at", "contract_id"
