@@ -12,6 +12,7 @@
     ledgerstream toggle set|list                 kill switch, pilot, dry-run
     ledgerstream parked                          records held back by stage 2, and why
     ledgerstream status                          has the group caught up? lag per partition
+    ledgerstream books run|trial-balance|...     book commands into SQL, answer acks, reports
 
 Adding a command:
 
@@ -50,6 +51,7 @@ from streams.adapters.exceptions import (
     TopicMismatchError,
 )
 from streams.cli import (
+    books,
     consume,
     demo,
     dlq,
@@ -92,6 +94,7 @@ COMMANDS: tuple[click.Command, ...] = (
     toggle.command,
     parked.command,
     status.command,
+    books.command,
 )
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
