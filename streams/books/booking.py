@@ -59,13 +59,13 @@ class Incoming:
     record: Mapping[str, Any]
 
 
-class _Rejected(Exception):
+class _RejectedError(Exception):
     def __init__(self, code: RejectCode, reason: str) -> None:
         super().__init__(reason)
         self.code, self.reason = code, reason
 
 
-def _canonical(value: Any) -> Any:
+def _canonical(value: Any) -> Any:  # noqa: PLR0911 - one return per JSON kind
     if isinstance(value, Mapping):
         return {k: _canonical(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -146,9 +146,9 @@ def _book_one(conn: Connection, item: Incoming, now: datetime) -> LedgerAck:
         _check_period(conn, command)
         if command.action is CommandAction.REVERSE:
             _check_reversal(conn, command)
-    except _Rejected as rejected:
+    except _RejectedError as rejected:
         return _ack(item, AckStatus.REJECTED, now, rejected.code, rejected.reason)
-    _insert(conn, command, item, text, digest, now)
+    _insert(conn, command, item, text=text, digest=digest, now=now)
     return _ack(item, AckStatus.BOOKED, now)
 
 
@@ -156,13 +156,13 @@ def _validated(raw: Mapping[str, Any]) -> PostLedgerEntry:
     try:
         command = parse_event(PostLedgerEntry, raw)
     except UnbalancedCommandError as exc:
-        raise _Rejected(RejectCode.UNBALANCED, str(exc)) from exc
+        raise _RejectedError(RejectCode.UNBALANCED, str(exc)) from exc
     except LedgerstreamError as exc:
-        raise _Rejected(RejectCode.INVALID_COMMAND, str(exc)) from exc
+        raise _RejectedError(RejectCode.INVALID_COMMAND, str(exc)) from exc
     if command.action is CommandAction.REVERSE and not command.reverses:
-        raise _Rejected(RejectCode.INVALID_COMMAND, "reverses: a REVERSE names no command")
+        raise _RejectedError(RejectCode.INVALID_COMMAND, "reverses: a REVERSE names no command")
     if command.action is CommandAction.POST and command.reverses:
-        raise _Rejected(RejectCode.INVALID_COMMAND, "reverses: a POST reverses nothing")
+        raise _RejectedError(RejectCode.INVALID_COMMAND, "reverses: a POST reverses nothing")
     return command
 
 
@@ -176,7 +176,7 @@ def _check_accounts(conn: Connection, command: PostLedgerEntry) -> None:
     )
     for line in command.lines:
         if line.account not in chart:
-            raise _Rejected(
+            raise _RejectedError(
                 RejectCode.UNKNOWN_ACCOUNT,
                 f"lines.{line.line_no - 1}.account: {line.account} is not in the chart of "
                 f"accounts of {command.entity_id}",
@@ -190,7 +190,7 @@ def _check_period(conn: Connection, command: PostLedgerEntry) -> None:
         )
     ).first()
     if closed is not None:
-        raise _Rejected(
+        raise _RejectedError(
             RejectCode.CLOSED_PERIOD,
             f"period {command.period} of {command.entity_id} is closed (by {closed.closed_by})",
         )
@@ -203,12 +203,12 @@ def _check_reversal(conn: Connection, command: PostLedgerEntry) -> None:
         )
     ).first()
     if target is None or target.entity_id != command.entity_id:
-        raise _Rejected(
+        raise _RejectedError(
             RejectCode.REVERSES_UNKNOWN,
             f"reverses: {command.reverses} was never booked in {command.entity_id}",
         )
     if target.reversed_by is not None:
-        raise _Rejected(
+        raise _RejectedError(
             RejectCode.ALREADY_REVERSED,
             f"reverses: {command.reverses} was reversed already by {target.reversed_by}",
         )
@@ -223,7 +223,7 @@ def _check_reversal(conn: Connection, command: PostLedgerEntry) -> None:
         (ln.account, ln.side.value, to_e4(ln.amount), to_e4(ln.base_amount)) for ln in command.lines
     )
     if expected != given:
-        raise _Rejected(
+        raise _RejectedError(
             RejectCode.REVERSAL_MISMATCH,
             f"lines: not the lines of {command.reverses} on the other side",
         )
@@ -233,6 +233,7 @@ def _insert(
     conn: Connection,
     command: PostLedgerEntry,
     item: Incoming,
+    *,
     text: str,
     digest: str,
     now: datetime,

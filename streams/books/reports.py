@@ -21,7 +21,7 @@ them to hand-computed values.
   the line's memo (payments) or its source id (a reversal); other credits (credit
   memos, on account) settle the customer's oldest open items first.
 * **DSO**: receivables open at the as-of date / net credit sales (1100 lines of
-  invoice commands, debit minus credit) of the ``dso_days`` days ending on it ×
+  invoice commands, debit minus credit) of the ``dso_days`` days ending on it x
   ``dso_days``.
 """
 
@@ -101,7 +101,7 @@ def trial_balance(engine: Engine, entity_id: str, period: str) -> list[BalanceRo
 
 
 def render_trial_balance(rows: list[BalanceRow], fmt: Format, *, title: str) -> str:
-    """The trial balance as a table (with a base total per entity), CSV or JSON lines."""
+    """Render the trial balance as a table (with a base total per entity), CSV or JSON lines."""
     if fmt == "csv":
         return trial_balance_csv(rows)
     if fmt == "json":
@@ -135,7 +135,7 @@ class ProjectRow:
         return (self.margin * 100 / self.revenue).quantize(Decimal("0.1"), ROUND_HALF_EVEN)
 
     def record(self) -> dict[str, str]:
-        """The row as strings, amounts at the currency's exponent."""
+        """Return the row as strings, amounts at the currency's exponent."""
         ccy = self.base_currency
         pct = self.margin_percent
         return {
@@ -359,7 +359,9 @@ def render_aging(report: AgingReport, fmt: Format) -> str:
     records = []
     for row in report.rows:
         record = {"customer": row.customer_id, "currency": ccy}
-        record |= {name: str(_at(v, ccy)) for name, v in zip(AGING_BUCKETS, row.buckets, strict=True)}
+        record |= {
+            name: str(_at(v, ccy)) for name, v in zip(AGING_BUCKETS, row.buckets, strict=True)
+        }
         record |= {"unapplied": str(_at(row.unapplied, ccy)), "total": str(_at(row.total, ccy))}
         records.append(record)
     totals = {"customer": "total", "currency": ccy}

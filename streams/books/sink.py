@@ -152,7 +152,7 @@ def run_books(
                     decoded = codec.decode(COMMANDS_TOPIC, record.value)
                     batch.append(Incoming(record.partition, record.offset, decoded.record))
                 except LedgerstreamError as exc:
-                    _dead_letter(codec, producer, topics.dlq, record, exc, processor)
+                    _dead_letter(codec, producer, topics.dlq, record, exc, processor=processor)
                     stats.dead_lettered += 1
             producer.flush()  # dead letters are in Kafka before the offsets move
             acks = book_batch(engine, batch, now=now())
@@ -171,6 +171,7 @@ def _dead_letter(
     topic: str,
     record: SourceRecord,
     error: BaseException,
+    *,
     processor: str,
 ) -> None:
     letter = build_dead_letter(record, error, processor=processor)

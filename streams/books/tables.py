@@ -152,7 +152,7 @@ def from_e4(stored: int | None) -> Decimal:
 
 
 def database_url(url: str | None, data_dir: Path) -> str:
-    """The books' SQLAlchemy URL: ``url`` (``postgresql://`` uses psycopg 3), else SQLite.
+    """Return the books' SQLAlchemy URL: ``url`` (``postgresql://`` uses psycopg 3), else SQLite.
 
     Args:
         url: ``LEDGERSTREAM_BOOKS_URL``; unset means the SQLite file ``books.sqlite``

@@ -54,7 +54,7 @@ _format_option = click.option(
 
 @click.group("books", context_settings=CONTEXT_SETTINGS)
 def command() -> None:
-    """The books: book acct.ledger-commands into a SQL ledger, answer on acct.ledger-acks.
+    """Book acct.ledger-commands into a SQL ledger, answer on acct.ledger-acks, report.
 
     The ledger is the SQLite file LEDGERSTREAM_DATA_DIR/books.sqlite, or the database
     of LEDGERSTREAM_BOOKS_URL (postgresql://user:password@host/db). `books run` books;

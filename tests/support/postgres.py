@@ -77,8 +77,18 @@ def start_postgres() -> Iterator[PostgresServer]:
     try:
         subprocess.run(
             _as_postgres(
-                [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                 "-E", "UTF8", "--no-sync"]
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ]
             ),
             check=True,
             capture_output=True,
@@ -90,8 +100,19 @@ def start_postgres() -> Iterator[PostgresServer]:
         )
         subprocess.run(
             _as_postgres(
-                [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-                 str(directory / "server.log"), "-w", "-t", "30", "start"]
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(directory / "server.log"),
+                    "-w",
+                    "-t",
+                    "30",
+                    "start",
+                ]
             ),
             check=True,
             capture_output=True,
@@ -101,8 +122,19 @@ def start_postgres() -> Iterator[PostgresServer]:
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run(
-                _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w",
-                              "-t", "30", "stop"]),
+                _as_postgres(
+                    [
+                        str(bin_dir / "pg_ctl"),
+                        "-D",
+                        str(data),
+                        "-m",
+                        "fast",
+                        "-w",
+                        "-t",
+                        "30",
+                        "stop",
+                    ]
+                ),
                 check=False,
                 capture_output=True,
                 timeout=STEP_TIMEOUT,

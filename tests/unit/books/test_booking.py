@@ -142,7 +142,9 @@ def test_a_reversal_must_mirror_what_it_reverses(books: Engine) -> None:
 
 
 def test_every_answer_waits_in_the_outbox_with_the_source(books: Engine) -> None:
-    acks = _book(books, _time_entry(source_id="TE-42", version=3), command([line("1", "DEBIT", "1")]))
+    acks = _book(
+        books, _time_entry(source_id="TE-42", version=3), command([line("1", "DEBIT", "1")])
+    )
     assert _count(books, outbox) == 2
     assert (acks[0].source_type, acks[0].source_id, acks[0].source_version) == (
         "time_entry",
@@ -152,9 +154,7 @@ def test_every_answer_waits_in_the_outbox_with_the_source(books: Engine) -> None
     assert (acks[1].status, acks[1].reason_code) == (AckStatus.REJECTED, "UNBALANCED")
 
 
-def test_a_failed_batch_books_nothing_of_it(
-    books: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_batch_books_nothing_of_it(books: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     real = booking._insert
     calls = []
 
