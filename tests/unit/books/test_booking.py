@@ -158,11 +158,11 @@ def test_a_failed_batch_books_nothing_of_it(books: Engine, monkeypatch: pytest.M
     real = booking._insert
     calls = []
 
-    def fail_second(*args: object) -> None:
+    def fail_second(*args: object, **kwargs: object) -> None:
         calls.append(1)
         if len(calls) == 2:
             raise OperationalError("INSERT", {}, Exception("disk I/O error"))
-        real(*args)  # type: ignore[arg-type]
+        real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(booking, "_insert", fail_second)
     with pytest.raises(BooksDatabaseError, match="disk I/O error"):
