@@ -13,7 +13,9 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-__all__ = ["AckStatus", "LedgerAck", "RejectCode"]
+from streams.domain.feedback import FeedbackStatus, SyncFeedback
+
+__all__ = ["AckStatus", "LedgerAck", "RejectCode", "feedback_of"]
 
 
 class AckStatus(StrEnum):
@@ -58,3 +60,30 @@ class LedgerAck(BaseModel):
     command_partition: int
     command_offset: int
     decided_at: AwareDatetime
+
+
+def feedback_of(ack: LedgerAck) -> SyncFeedback | None:
+    """Tell the project system what the books did with one of a record's commands.
+
+    ``BOOKED`` becomes ``BOOKED`` feedback for the command's source record version;
+    either rejection becomes ``REJECTED`` with the books' code and reason. ``EXISTS``
+    says nothing new (the command was booked, and answered, before): None.
+    """
+    if ack.status is AckStatus.EXISTS:
+        return None
+    if ack.status is AckStatus.BOOKED:
+        status = FeedbackStatus.BOOKED
+        reason = f"reversal of {ack.reverses} booked" if ack.reverses else ""
+    else:
+        status = FeedbackStatus.REJECTED
+        reason = f"{ack.status.value} {ack.reason_code}: {ack.reason}".strip()
+    return SyncFeedback(
+        source_type=ack.source_type,
+        source_id=ack.source_id,
+        version=max(ack.source_version, 1),
+        status=status,
+        command_ids=(ack.command_id,),
+        reason=reason,
+        related_id=ack.reverses,
+        event_time=ack.source_event_time,
+    )
