@@ -56,7 +56,11 @@ class GroupReader:
         if embedded:
             config |= EMBEDDED_GROUP_TIMINGS
         self._consumer = Consumer(config)
-        self._consumer.subscribe(list(topics))
+        self.assigned = False
+        self._consumer.subscribe(list(topics), on_assign=self._on_assign)
+
+    def _on_assign(self, _consumer: object, _partitions: object) -> None:
+        self.assigned = True
 
     def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
         """Return up to ``max_records`` records, waiting at most ``timeout`` seconds."""

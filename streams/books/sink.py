@@ -125,7 +125,8 @@ def run_books(
         embedded: Use the embedded broker's group timings.
         processor: Named in dead letters (host and group).
         batch_size: Commands per booking transaction, at most.
-        idle_exit_seconds: Return once no command came for this long (None: run on).
+        idle_exit_seconds: Return once no command came for this long after joining the
+            group (None: run on).
         stopping: Polled between batches; True ends the run after the batch in hand.
         now: The clock of ``decided_at`` and ``booked_at``.
 
@@ -139,7 +140,9 @@ def run_books(
         while not stopping():
             records = reader.poll(batch_size, timeout=0.5)
             if not records:
-                if idle_exit_seconds is not None and (
+                if not reader.assigned:  # joining the group (a restart waits for its session)
+                    last_seen = time.monotonic()
+                elif idle_exit_seconds is not None and (
                     time.monotonic() - last_seen >= idle_exit_seconds
                 ):
                     break
