@@ -151,7 +151,7 @@ def test_sigkill_mid_stream_loses_nothing_and_books_nothing_twice(
     assert set(booked) == {c.command_id for c in commands}
     statuses = Counter(a["status"] for a in acks)
     assert set(statuses) <= {"BOOKED", "EXISTS"}, statuses
-    print(  # noqa: T201 - the figures of the run, shown with -s
+    print(
         f"killed at {at_kill}/{total} booked; acks {dict(statuses)}; "
         f"BOOKED re-sent {sum(booked.values()) - len(booked)}"
     )
