@@ -93,7 +93,7 @@ test: lint prometheus postgres ## Lint, then every test, integration tests inclu
 	$(BIN)/pytest -q
 
 # Not part of `test`: the benchmark of issue 11 (tests/bench/, `python -m tests.bench --help`).
-bench: $(STAMP) ## Benchmark parts (a)-(e) on the embedded broker (about 25 min); writes docs/benchmarks.md
+bench: $(STAMP) ## Benchmark parts (a)-(e) on the embedded broker (about 10 min); writes docs/benchmarks.md
 	timeout 3600 $(BIN)/python -m tests.bench
 
 bench-smoke: $(STAMP) ## The benchmark with small counts (a few minutes); writes build/benchmarks-smoke.md

@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     )
     web_port: int = Field(default=6066, description="Worker HTTP port (/metrics, /ready).")
     web_host: str = "127.0.0.1"
-    rule_version: str = Field(default="2026.11.1", description="Version of the posting rules.")
+    rule_version: str = Field(default="2026.12.1", description="Version of the posting rules.")
     account_map: dict[str, str] = Field(
         default_factory=dict,
         description="Account changes of the mapping document (JSON, default code -> code), "

@@ -71,6 +71,7 @@ from streams.cli.context import (
     EXIT_REFUSED,
     EXIT_USAGE,
     LOG_LEVEL_KEY,
+    CoveredByTheSummary,
     OncePerMessage,
     unreachable_message,
 )
@@ -120,6 +121,8 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(OncePerMessage())
+        if log_level is None:
+            handler.addFilter(CoveredByTheSummary())
 
 
 for _command in COMMANDS:

@@ -127,6 +127,17 @@ class OncePerMessage(logging.Filter):
         return True
 
 
+class CoveredByTheSummary(logging.Filter):
+    """Drop librdkafka's "connection refused" lines: the command's one-line error says it.
+
+    Installed only at the default log level; ``--log-level`` shows them again.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Pass every record but a refused connection."""
+        return "Connection refused" not in record.getMessage()
+
+
 def need_cluster(settings: Settings, command: str) -> bool:
     """Say so and return False when no broker is configured or announced for a command."""
     if settings.embedded:

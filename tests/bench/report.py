@@ -175,6 +175,9 @@ def render(
         "",
         f"Profile of this run: **{profile}**; whole run {seconds / 60:.1f} min.",
         "",
+        "Why the missed targets are missed, and what would move them:"
+        " [performance.md](performance.md).",
+        "",
         "| machine | |",
         "|---|---|",
         *(f"| {name} | {value} |" for name, value in started),

@@ -329,7 +329,8 @@ def test_one_trace_runs_from_the_producer_through_the_processor_to_the_command(
     }
     assert (process.name, process.kind) == (f"process {LEDGER_TOPIC}", SPAN_KIND_CONSUMER)
     assert process.attributes["messaging.destination.name"] == stack.settings.topic(LEDGER_TOPIC)
-    assert process.attributes["messaging.kafka.message.key"] == "US01"  # keyed by entity
+    # keyed by ledger unit: the entity and the project's customer
+    assert process.attributes["messaging.kafka.message.key"] == "US01/customer/C-1"
     assert process.attributes["ledgerstream.outcome"] == "posted"
 
     # The failing record: exception on its span, trace id in the dead letter.

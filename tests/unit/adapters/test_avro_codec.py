@@ -151,6 +151,10 @@ def test_bytes_of_another_topic_do_not_resolve_into_this_topic(catalog: SchemaCa
         codec.decode(TIME_ENTRIES, data)
     assert raised.value.schema_id == catalog.latest("pm.customers").schema_id
     assert raised.value.field == "entry_id"  # the first field a customer cannot fill
+    # reading only the routing fields (stage 1) names the same field
+    with pytest.raises(AvroDecodeError) as routed:
+        codec.decode_fields(TIME_ENTRIES, data, frozenset({"project_id", "employee_id"}))
+    assert (routed.value.field, routed.value.schema_id) == ("entry_id", raised.value.schema_id)
 
 
 def test_a_field_of_the_wrong_type_is_named(tmp_path: Path) -> None:

@@ -58,6 +58,28 @@ def test_an_unreachable_broker_is_one_line_naming_it(
     assert "KAFKA_BOOTSTRAP_SERVERS" in line
 
 
+def test_the_unreachable_broker_message_is_the_only_line_on_stderr(tmp_path: Path) -> None:
+    """librdkafka's own "Connection refused" log line is not printed beside it."""
+    address = f"127.0.0.1:{closed_port()}"
+    env = os.environ | {
+        "KAFKA_BOOTSTRAP_SERVERS": address,
+        "LEDGERSTREAM_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "streams", "toggle", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        line for line in done.stderr.splitlines() if line.startswith("ledgerstream: no Kafka")
+    ]
+    assert len(done.stderr.splitlines()) == 1
+
+
 def test_a_worker_announcement_is_found_and_named_when_it_does_not_answer(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
