@@ -156,7 +156,11 @@ def test_sigkill_mid_stream_loses_nothing_and_books_nothing_twice(
         f"BOOKED re-sent {sum(booked.values()) - len(booked)}"
     )
 
-    # everything read again (a new group from offset 0): EXISTS for each, nothing booked
+    # everything read again (a new group from offset 0): EXISTS for each, nothing booked;
+    # the same code path on both databases, so once (on SQLite) keeps the test short
+    if not books_url.startswith("sqlite"):
+        engine.dispose()
+        return
     replay = _books(stack, books_url, "--until-idle", "3", group=f"{stack.settings.app_id}-again")
     assert replay.wait(timeout=120) == 0, _log(stack)
     again = Counter(a["status"] for a in stack.decoded(ACKS, idle=3.0)) - statuses
