@@ -36,7 +36,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from streams.books.exceptions import BooksDatabaseError
+from streams.books.exceptions import BooksDatabaseError, driver_reason
 from streams.books.tables import ALL_ENTITIES, accounts, entries, lines, outbox, periods, to_e4
 from streams.domain.acks import AckStatus, LedgerAck, RejectCode
 from streams.domain.commands import CommandAction, PostLedgerEntry, Side
@@ -119,7 +119,7 @@ def book_batch(engine: Engine, batch: Sequence[Incoming], *, now: datetime) -> l
                     [{"command_id": a.command_id, "payload": a.model_dump_json()} for a in acks],
                 )
     except SQLAlchemyError as exc:
-        raise BooksDatabaseError(f"booking a batch of {len(batch)}: {exc}") from exc
+        raise BooksDatabaseError(f"booking a batch of {len(batch)}: {driver_reason(exc)}") from exc
     return acks
 
 

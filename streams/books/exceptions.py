@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from streams.domain.exceptions import LedgerstreamError
 
-__all__ = ["BooksDatabaseError", "BooksError"]
+__all__ = ["BooksDatabaseError", "BooksError", "driver_reason"]
 
 
 class BooksError(LedgerstreamError):
@@ -27,3 +27,10 @@ class BooksDatabaseError(BooksError):
 
     code: ClassVar[str] = "BOOKS_DATABASE"
     retryable: ClassVar[bool] = True
+
+
+def driver_reason(exc: Exception) -> str:
+    """Return the first line of what the database driver said (SQLAlchemy wraps it in ``orig``)."""
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

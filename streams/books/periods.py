@@ -14,7 +14,7 @@ from typing import Final
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from streams.books.exceptions import BooksDatabaseError, BooksError
+from streams.books.exceptions import BooksDatabaseError, BooksError, driver_reason
 from streams.books.tables import periods
 
 __all__ = ["check_period", "close_period", "closed_periods", "reopen_period"]
@@ -49,7 +49,7 @@ def close_period(engine: Engine, entity_id: str, period: str, *, operator: str) 
                 )
             )
     except SQLAlchemyError as exc:
-        raise BooksDatabaseError(f"closing {entity_id} {period}: {exc}") from exc
+        raise BooksDatabaseError(f"closing {entity_id} {period}: {driver_reason(exc)}") from exc
     return True
 
 
@@ -62,7 +62,7 @@ def reopen_period(engine: Engine, entity_id: str, period: str) -> bool:
                 delete(periods).where(periods.c.entity_id == entity_id, periods.c.period == period)
             )
     except SQLAlchemyError as exc:
-        raise BooksDatabaseError(f"reopening {entity_id} {period}: {exc}") from exc
+        raise BooksDatabaseError(f"reopening {entity_id} {period}: {driver_reason(exc)}") from exc
     return bool(done.rowcount)
 
 

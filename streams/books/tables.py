@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from streams.books.exceptions import BooksDatabaseError, BooksError
+from streams.books.exceptions import BooksDatabaseError, BooksError, driver_reason
 from streams.domain.accounts import Account
 from streams.domain.trial_balance import account_name
 
@@ -204,7 +204,9 @@ def open_books(url: str) -> Engine:
             if missing:
                 conn.execute(insert(accounts), missing)
     except SQLAlchemyError as exc:
-        raise BooksDatabaseError(f"books at {parsed.render_as_string()}: {exc}") from exc
+        raise BooksDatabaseError(
+            f"books at {parsed.render_as_string()}: {driver_reason(exc)}"
+        ) from exc
     return engine
 
 
