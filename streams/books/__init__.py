@@ -8,6 +8,7 @@ SQLAlchemy Core so one code path serves both; every outcome is answered on
 * ``tables``: the ledger's tables and the engine (``open_books``);
 * ``booking``: the ledger semantics, one batch in one transaction (``book_batch``);
 * ``periods``: closing and reopening periods;
+* ``chart``: the chart of accounts (an entity's own codes);
 * ``sink``: the Kafka loop (consume, book, answer, then commit offsets);
 * ``reports``: trial balance, project profitability, AR aging and DSO.
 

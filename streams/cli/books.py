@@ -160,6 +160,30 @@ def reopen_period(settings: Settings, *, entity: str, period: str) -> int:
     return 0
 
 
+@command.command("open-account", context_settings=CONTEXT_SETTINGS)
+@click.option("--code", required=True, metavar="C", help="the account code commands post to")
+@click.option("--name", required=True, metavar="N", help="the account's name")
+@click.option(
+    "--entity",
+    metavar="E",
+    default="*",
+    help="the legal entity whose chart gets it  [default: every entity]",
+)
+@pass_settings
+def open_account(settings: Settings, *, code: str, name: str, entity: str) -> int:
+    """Add an account to the books' chart (an entity's own code, from its overrides).
+
+    The default chart (docs/design.md, section 4) is there from the start; a command
+    posting to a code the chart lacks for its entity is answered REJECTED
+    (UNKNOWN_ACCOUNT).
+    """
+    from streams.books.chart import open_account as add  # noqa: PLC0415
+
+    done = add(_engine(settings), code, name, entity_id=entity)
+    click.echo(f"{entity} {code} {name}: {'opened' if done else 'was open already'}")
+    return 0
+
+
 @command.command("trial-balance", context_settings=CONTEXT_SETTINGS)
 @_entity_option
 @_period_option

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from streams.books import booking
 from streams.books.booking import book_batch
+from streams.books.chart import open_account
 from streams.books.exceptions import BooksDatabaseError
 from streams.books.periods import close_period, reopen_period
 from streams.books.reports import trial_balance
@@ -168,3 +169,14 @@ def test_a_failed_batch_books_nothing_of_it(books: Engine, monkeypatch: pytest.M
     with pytest.raises(BooksDatabaseError, match="disk I/O error"):
         _book(books, _time_entry(), _time_entry())
     assert (_count(books, entries), _count(books, lines), _count(books, outbox)) == (0, 0, 0)
+
+
+def test_an_entity_s_own_account_books_there_only(books: Engine) -> None:
+    own = [line("1150", "DEBIT", "5.00"), line("4010", "CREDIT", "5.00")]
+    assert open_account(books, "4010", "Consulting revenue", entity_id="DE01")
+    assert not open_account(books, "4010", "Consulting revenue", entity_id="DE01")
+    acks = _book(books, command(own, entity="DE01"), command(own, entity="US"))
+    assert [(a.status, a.reason_code) for a in acks] == [
+        (AckStatus.BOOKED, ""),
+        (AckStatus.REJECTED, "UNKNOWN_ACCOUNT"),
+    ]
