@@ -1,7 +1,8 @@
 """The books beside the demo's worker: a ``ledgerstream books run`` child process.
 
 ``make run`` shows the loop closed: the worker's commands are booked into a SQLite
-file of their own (kept after the demo, so its reports can be run), every answer
+file of their own (``LEDGERSTREAM_DATA_DIR/demo-books/``, kept after the demo so that
+its reports can be run), every answer
 goes to ``acct.ledger-acks``, and the worker turns it into sync feedback
 (docs/books.md).
 """
@@ -9,10 +10,10 @@ goes to ``acct.ledger-acks``, and the worker turns it into sync feedback
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import TextIO
 
@@ -59,8 +60,15 @@ class BooksProcess:
 
 
 def start_books(settings: Settings, out: TextIO) -> BooksProcess:
-    """Start the books on the demo's broker, into a new SQLite file that outlives the demo."""
-    directory = Path(tempfile.mkdtemp(prefix="ledgerstream-demo-books-"))
+    """Start the books on the demo's broker, into a fresh SQLite file that outlives the demo.
+
+    The file is ``LEDGERSTREAM_DATA_DIR/demo-books/books.sqlite``, emptied at each start:
+    the demo's embedded broker starts empty too, and a new run's commands would meet
+    the last run's under the same ids.
+    """
+    directory = (settings.data_dir / "demo-books").resolve()
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
     database = directory / "books.sqlite"
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
