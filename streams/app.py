@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import faust
 import uvloop
@@ -327,6 +327,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         partitions=partitions,
         checkpoint_interval=settings.state_checkpoint_seconds,
         cache_rows=settings.state_cache_rows,
+        summary_cadence=summary_cadence(settings),
     )
     reference.register(app, rt, deliver=deliver)
     # the books' answers (acct.ledger-acks) back to the project system as sync feedback
@@ -352,6 +353,19 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         return self.json(body, status=200 if ready.is_set() else 503)
 
     return app, rt
+
+
+#: Seconds between two flushes of a SUMMARY entity's windows, per cadence.
+_CADENCE_SECONDS: Final = {"HOURLY": 3600.0, "DAILY": 86400.0}
+
+
+def summary_cadence(settings: Settings) -> dict[str, float]:
+    """Return the SUMMARY entities and how often their windows are flushed (seconds)."""
+    return {
+        entity: settings.summary_flush_seconds or _CADENCE_SECONDS[cadence]
+        for entity, cadence in settings.sync_cadence.items()
+        if cadence != "REALTIME"
+    }
 
 
 def ledger_partitions(settings: Settings) -> int:

@@ -143,6 +143,44 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds between synthetic canary events per partition; 0 = none sent.",
     )
+    sync_cadence: dict[str, Literal["REALTIME", "HOURLY", "DAILY"]] = Field(
+        default_factory=dict,
+        description='Sync cadence per entity, JSON {"GB10": "DAILY"}: REALTIME (the '
+        "default) sends each record's commands; HOURLY or DAILY sends one summary per "
+        "project, currency and day at that cadence (docs/period-close.md).",
+    )
+    summary_flush_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Flush every SUMMARY entity's changed windows this often instead of "
+        "at its cadence (tests, demos).",
+    )
+    fx_ecb_daily_url: str = Field(
+        default="https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml",
+        description="`fx fetch`: the ECB's latest reference rates (XML).",
+    )
+    fx_ecb_history_url: str = Field(
+        default="https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.xml",
+        description="`fx fetch --date`: the ECB's reference rates of the last 90 days (XML).",
+    )
+    fx_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="`fx fetch`: connect and read timeout of one attempt."
+    )
+    fx_attempts: int = Field(
+        default=5, ge=1, description="`fx fetch`: attempts per run (timeouts, 429, 5xx retried)."
+    )
+    fx_backoff_first_seconds: float = Field(
+        default=1.0, gt=0, description="`fx fetch`: ceiling of the first jittered backoff."
+    )
+    fx_backoff_max_seconds: float = Field(
+        default=60.0, gt=0, description="`fx fetch`: largest backoff ceiling (doubling)."
+    )
+    fx_breaker_failures: int = Field(
+        default=5, ge=1, description="`fx fetch`: failed attempts in a row that open the breaker."
+    )
+    fx_breaker_reset_seconds: float = Field(
+        default=900.0, gt=0, description="`fx fetch`: how long an open breaker refuses calls."
+    )
     otel_traces_exporter: str = Field(
         default="none",
         validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "otel_traces_exporter"),

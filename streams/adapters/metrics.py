@@ -225,6 +225,17 @@ class Metrics:
             "Legal entities whose kill switch is on (their records are parked until resumed).",
             registry=r,
         )
+        self.closed_periods = Gauge(
+            "ledgerstream_closed_periods",
+            "Accounting periods closed by `ledgerstream period close` (entity and period), "
+            "as this worker last read ledgerstream.control.",
+            registry=r,
+        )
+        self.reopened_periods = Gauge(
+            "ledgerstream_reopened_periods",
+            "Closed periods reopened by `ledgerstream period reopen` and not closed again.",
+            registry=r,
+        )
         self.heartbeats_sent = Counter(
             "ledgerstream_heartbeats_sent",
             "Synthetic canary events this worker produced.",
@@ -298,6 +309,8 @@ class Metrics:
         for name in ToggleName:
             self.toggles.labels(toggle=str(name)).set(1 if toggles.enabled(name) else 0)
         self.paused_entities.set(len(toggles.paused_entities))
+        self.closed_periods.set(len(toggles.closed_periods))
+        self.reopened_periods.set(len(toggles.reopened_periods))
 
     def set_reference_sizes(self, sizes: Mapping[str, int]) -> None:
         """Publish the current size of every reference table."""

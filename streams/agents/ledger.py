@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any, Final
 
 from cachetools import LRUCache
@@ -61,7 +61,7 @@ from streams.adapters.state_store import (
 from streams.adapters.table_rows import encode_row, row_decoder
 from streams.agents.records import source_record
 from streams.agents.route import LEDGER_TOPIC, decode_event, forward, relocated_to, source_of
-from streams.agents.runtime import Deliver, Handled, Output, Runtime
+from streams.agents.runtime import COMMANDS_TOPIC, SHADOW_TOPIC, Deliver, Handled, Output, Runtime
 from streams.domain.commands import PostLedgerEntry, SourceRef
 from streams.domain.exceptions import MissingReferenceError, TransientError, UnpostedSourceError
 from streams.domain.feedback import SyncFeedback
@@ -77,6 +77,7 @@ from streams.domain.posting import (
 )
 from streams.domain.routing import ledger_route, relocation_notice_needed
 from streams.domain.rules.outcome import Held, Posted
+from streams.domain.summary import SummaryRow, revise, window_of
 from streams.domain.toggles import Sink, sink_for
 
 __all__ = ["FEEDBACK_TOPIC", "LedgerStage", "Parked", "ParkingPolicy", "register"]
@@ -96,6 +97,13 @@ _MODELS: Final[dict[str, Callable[[bytes], object]]] = {
     "billed": bytes.decode,
     "credited": bytes.decode,
 }
+#: Sync cadence SUMMARY: a window's row, and its member commands' rows (by command id).
+SUMMARY_PREFIX: Final = b"summary|"
+MEMBER_PREFIX: Final = "summarymember|"
+#: How often a worker without SUMMARY entities flushes windows left from an earlier cadence.
+ORPHAN_FLUSH_SECONDS: Final = 60.0
+_summary_row = row_decoder(SummaryRow)
+_member_row = row_decoder(PostLedgerEntry)
 #: An entity's kill switch is not a failure: its records wait with this code.
 PAUSED: Final = "ENTITY_PAUSED"
 
@@ -145,6 +153,8 @@ class _View:
     #: Source positions whose record ended held or dead-lettered: ``ended_key`` -> how.
     ended: dict[bytes, str] = field(default_factory=dict)
     posted: bool = False
+    #: Summary windows and members changed in this batch: key -> (value, or None: deleted).
+    summary: dict[bytes, object | None] = field(default_factory=dict)
 
 
 class LedgerStage:
@@ -166,8 +176,11 @@ class LedgerStage:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         partitions: int = 1,
         cache_rows: int = CACHE_ROWS,
+        summary_entities: frozenset[str] = frozenset(),
     ) -> None:
         self.rt = rt
+        #: Entities synced at cadence SUMMARY: their commands wait in windows (``flush``).
+        self.summary_entities = summary_entities
         #: Partitions of the stage-2 topic: a relocation notice goes to every other one.
         self.partitions = partitions
         self.policy = policy
@@ -300,6 +313,9 @@ class LedgerStage:
                 writes.append((partition, marker, b"1" if shadow else None, shadow or None))
             for position, ending in view.ended.items():
                 writes.append((partition, position, ending.encode(), ending))
+            for row_key, row in view.summary.items():
+                encoded = None if row is None else encode_row(row)
+                writes.append((partition, row_key, encoded, row))
         self._views.clear()
         return writes
 
@@ -453,7 +469,14 @@ class LedgerStage:
         live = view.ledger.live(kind, source_id)
         notice = relocation_notice_needed(version, kind, source_id, view.ledger)
         try:
-            step = post_event(view.ledger, event, book, source=source, rule_version=rt.rule_version)
+            step = post_event(
+                view.ledger,
+                event,
+                book,
+                source=source,
+                rule_version=rt.rule_version,
+                locks=rt.toggles.period_locks(),
+            )
         except TransientError as exc:
             raise _ParkingError(exc, exc.code) from exc
         outcome, outputs = self._outputs(view, step, record, live)
@@ -489,6 +512,7 @@ class LedgerStage:
                 source=source,
                 rule_version=self.rt.rule_version,
                 moved_to=moved_to,
+                locks=self.rt.toggles.period_locks(),
             )
         except TransientError as exc:
             raise _ParkingError(exc, exc.code) from exc
@@ -502,7 +526,12 @@ class LedgerStage:
         kind = EVENT_TOPICS[topic][0]
         source = _source(record, kind, source_id, 1, _timestamp(record))
         known = view.ledger.record(kind, source_id) is not None  # posted here (maybe deleted)
-        step = post_deletion(view.ledger, source=source, rule_version=self.rt.rule_version)
+        step = post_deletion(
+            view.ledger,
+            source=source,
+            rule_version=self.rt.rule_version,
+            locks=self.rt.toggles.period_locks(),
+        )
         outcome, outputs = self._outputs(view, step, record)
         # counted where its record was posted (read again by a replay: skipped there);
         # the copies elsewhere are not separate records
@@ -526,12 +555,14 @@ class LedgerStage:
             return Outcome.HELD, outputs
         if isinstance(step.outcome, Posted):
             view.posted = True
-            commands = [self._send(view, c, record) for c in step.outcome.commands]
-            return Outcome.POSTED, commands + outputs
+            sent = [self._send(view, c, record) for c in step.outcome.commands]
+            return Outcome.POSTED, [c for c in sent if c is not None] + outputs
         promoted = [
-            self._send(view, c, record, promote=True)
+            out
             for c in (live.commands if live is not None else ())
             if self._shadowed(view, c.command_id) and sink_for(c, self.rt.toggles) is Sink.REAL
+            for out in [self._send(view, c, record, promote=True)]
+            if out is not None
         ]
         return (Outcome.POSTED if promoted else Outcome.SKIPPED), promoted
 
@@ -542,7 +573,10 @@ class LedgerStage:
 
     def _send(
         self, view: _View, command: PostLedgerEntry, record: SourceRecord, *, promote: bool = False
-    ) -> Output:
+    ) -> Output | None:
+        if command.entity_id in self.summary_entities and not self.rt.synthetic:
+            self._summarise(view, command)
+            return None
         if promote:
             sink = Sink.REAL
         elif command.reverses is not None:
@@ -555,6 +589,73 @@ class LedgerStage:
         if command.reverses is None:
             view.shadowed[command.command_id] = sink is Sink.SHADOW
         return self.rt.command_output(command, record, sink)
+
+    # -- sync cadence SUMMARY ------------------------------------------------------------
+
+    def _stored(self, view: _View, key: bytes, decode: Callable[[bytes], object]) -> object | None:
+        if key in view.summary:
+            return view.summary[key]
+        raw = self.store.get(view.partition, key)
+        return None if raw is None else decode(raw)
+
+    def _summarise(self, view: _View, command: PostLedgerEntry) -> None:
+        """Keep a SUMMARY entity's command in its window (a REVERSE cancels its original)."""
+        window = window_of(command)
+        name = window.name()
+        original = f"{MEMBER_PREFIX}{name}|{command.reverses}".encode()
+        if command.reverses is not None and self._stored(view, original, _member_row):
+            view.summary[original] = None
+        else:
+            view.summary[f"{MEMBER_PREFIX}{name}|{command.command_id}".encode()] = command
+        key = SUMMARY_PREFIX + name.encode()
+        row = self._stored(view, key, _summary_row)
+        current = row if isinstance(row, SummaryRow) else SummaryRow.of(window)
+        view.summary[key] = current.model_copy(update={"dirty": True})
+
+    def flush(
+        self, partitions: Iterable[int], entities: Iterable[str] | None = None
+    ) -> tuple[list[Output], list[Write]]:
+        """Summarise every changed window of these partitions (sync cadence SUMMARY).
+
+        A window whose summary was sent and changed since sends its REVERSE, then the
+        new summary; the table then records what was sent (after delivery, as for a batch).
+        ``entities``: only their windows (default: every SUMMARY entity's). The windows
+        of an entity that is no longer SUMMARY (its cadence changed to REALTIME) are
+        always flushed, so nothing it held stays unsent.
+        """
+        due = self.summary_entities if entities is None else frozenset(entities)
+        locks = self.rt.toggles.period_locks()
+        outputs: list[Output] = []
+        for partition in sorted(partitions):
+            view = self._view(partition)
+            for key in self.store.keys(partition, SUMMARY_PREFIX):
+                row = self._stored(view, key, _summary_row)
+                if not isinstance(row, SummaryRow) or not row.dirty:
+                    continue
+                if row.entity_id not in due and row.entity_id in self.summary_entities:
+                    continue
+                prefix = f"{MEMBER_PREFIX}{key[len(SUMMARY_PREFIX) :].decode()}|".encode()
+                members = {}
+                for member_key in self.store.keys(partition, prefix):
+                    member = self._stored(view, member_key, _member_row)
+                    if isinstance(member, PostLedgerEntry):
+                        members[member.command_id] = member
+                sent, revised = revise(row.window(), members, row.sent, self.rt.rule_version)
+                commands = locks.placed_all(revised)  # never into a closed period
+                if sent is not None and commands and commands[-1].command_id == sent.command_id:
+                    sent = commands[-1]  # kept as sent: its reversal mirrors where it went
+                outputs += [self._summary_output(c) for c in commands]
+                view.summary[key] = (
+                    None if sent is None else row.model_copy(update={"sent": sent, "dirty": False})
+                )
+        return outputs, self._writes()
+
+    def _summary_output(self, command: PostLedgerEntry) -> Output:
+        real = sink_for(command, self.rt.toggles) is Sink.REAL
+        value = self.rt.codec.encode(COMMANDS_TOPIC, command.model_dump())
+        self.rt.metrics.count_command(str(command.action))
+        topic = self.rt.topic(COMMANDS_TOPIC if real else SHADOW_TOPIC)
+        return Output(topic, command.entity_id.encode(), value)
 
     def _feedback(self, feedback: SyncFeedback, record: SourceRecord) -> Output:
         value = self.rt.codec.encode(FEEDBACK_TOPIC, feedback.model_dump())
@@ -646,6 +747,32 @@ def _timestamp(record: SourceRecord) -> datetime:
     return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
+def _flush_timer(  # noqa: PLR0917 - the pieces of register() the timer shares
+    app: Any,
+    rt: Runtime,
+    stage: LedgerStage,
+    lock: asyncio.Lock,
+    commit: Callable[[Callable[[], tuple[list[Output], list[Write]]]], Awaitable[None]],
+    ready: asyncio.Event,
+    cadence: dict[str, float],
+) -> None:
+    """Declare the timer that flushes the SUMMARY entities' windows, each at its cadence."""
+    flushed = dict.fromkeys(cadence, monotonic())
+
+    @app.timer(interval=min(cadence.values()))
+    async def flush_summaries() -> None:
+        """Send the changed summary windows of the entities due (cadence SUMMARY)."""
+        if not ready.is_set() or not rt.posting.is_set():
+            return
+        now = monotonic()
+        due = [e for e, every in cadence.items() if now - flushed[e] >= every * 0.99]
+        if not due:
+            return
+        async with lock:
+            await commit(partial(stage.flush, stage.owned(), due))
+        flushed.update(dict.fromkeys(due, now))
+
+
 def _batches(events: Iterable[Any]) -> Iterator[tuple[int, SourceRecord]]:
     for event in events:
         message = event.message
@@ -707,6 +834,7 @@ def register(
     partitions: int = 1,
     checkpoint_interval: float = 10.0,
     cache_rows: int = CACHE_ROWS,
+    summary_cadence: dict[str, float] | None = None,
 ) -> LedgerStage:
     """Declare the stage-2 agent, the recovery of its table and the parked-record retry timer.
 
@@ -719,8 +847,14 @@ def register(
     records queued around it on the embedded broker: 149-338 records per restart,
     measured; a loader reading the changelog itself did not.)
     """
+    cadence = summary_cadence or {}
     stage = LedgerStage(
-        rt, store=store, policy=policy, cache_rows=cache_rows, partitions=partitions
+        rt,
+        store=store,
+        policy=policy,
+        cache_rows=cache_rows,
+        partitions=partitions,
+        summary_entities=frozenset(cadence),
     )
     lock = asyncio.Lock()
     topic = rt.topic(LEDGER_TOPIC)
@@ -773,6 +907,9 @@ def register(
         async with lock:
             await commit(partial(stage.retry, stage.owned(), wake=wake))
         rt.metrics.parked.set(sum(len(names) for names in stage.parked().values()))
+
+    # no SUMMARY entity: still flush what one held before its cadence became REALTIME
+    _flush_timer(app, rt, stage, lock, commit, ready, cadence or {"": ORPHAN_FLUSH_SECONDS})
 
     @app.timer(interval=checkpoint_interval)
     async def checkpoint() -> None:

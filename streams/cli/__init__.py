@@ -13,6 +13,8 @@
     ledgerstream parked                          records held back by stage 2, and why
     ledgerstream status                          has the group caught up? lag per partition
     ledgerstream books run|trial-balance|...     book commands into SQL, answer acks, reports
+    ledgerstream period close|reopen|list        lock an entity's accounting period
+    ledgerstream fx fetch --source ecb           FX reference rates from the ECB
 
 Adding a command:
 
@@ -56,7 +58,9 @@ from streams.cli import (
     demo,
     dlq,
     dry_run,
+    fx,
     parked,
+    period,
     produce,
     replay,
     schemas,
@@ -96,6 +100,8 @@ COMMANDS: tuple[click.Command, ...] = (
     parked.command,
     status.command,
     books.command,
+    period.command,
+    fx.command,
 )
 
 LOG_LEVELS = ("debug", "info", "warning", "error")

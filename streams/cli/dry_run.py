@@ -44,6 +44,13 @@ from streams.settings import Settings
 )
 @click.option("--balance-only", is_flag=True, help="print only the trial balance, not the commands")
 @click.option(
+    "--summary-entity",
+    multiple=True,
+    metavar="E",
+    help="sync this entity at cadence SUMMARY: its commands are replaced by one summary per "
+    "project, currency and day (repeat for several; docs/period-close.md, Sync cadence)",
+)
+@click.option(
     "--format",
     "balance_format",
     type=click.Choice(["table", "csv", "json"]),
@@ -61,6 +68,7 @@ def command(
     feedback: bool,
     period: str | None,
     balance_only: bool,
+    summary_entity: tuple[str, ...],
     balance_format: str,
 ) -> int:
     """Post events offline (no Kafka) and print the commands.
@@ -95,6 +103,12 @@ def command(
         rule_version=rule_version or settings.rule_version,
         account_map=settings.account_map,
     )
+    if summary_entity:
+        from streams.domain.summary import summarised  # noqa: PLC0415
+
+        run.commands = summarised(
+            run.commands, summary_entity, rule_version or settings.rule_version
+        )
     if period is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
         raise click.BadParameter(f"expected YYYY-MM, got {period!r}", param_hint="--period")
     if not balance_only:

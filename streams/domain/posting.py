@@ -39,6 +39,7 @@ from streams.domain.exceptions import AlreadyBilledError, RelocationBlockedError
 from streams.domain.feedback import FeedbackStatus, SyncFeedback
 from streams.domain.invoices import InvoiceIssued
 from streams.domain.payments import PaymentReceived
+from streams.domain.period_locks import NO_LOCKS, PeriodLocks
 from streams.domain.posted import Delta, Effects, PostedLedger, PostedRecord, wip_key
 from streams.domain.reference import ReferenceBook
 from streams.domain.rules.booking import Booked
@@ -137,6 +138,7 @@ def post_event(
     *,
     source: SourceRef,
     rule_version: str,
+    locks: PeriodLocks = NO_LOCKS,
 ) -> Step:
     """Post a source event version: reverse what its earlier version posted, post the new.
 
@@ -146,6 +148,8 @@ def post_event(
         book: Reference data.
         source: Where the event was read; type, id and version must be the event's.
         rule_version: Version of the rules, part of every ``command_id``.
+        locks: The closed periods: a command dated in one posts into the first open
+            period after it, with ``late_for_period`` (``streams.domain.period_locks``).
 
     Returns:
         The new table, the outcome (REVERSE then POST commands, Held or Skipped)
@@ -188,7 +192,8 @@ def post_event(
         return _skip(ledger, reason)
     if isinstance(result, Held):
         return Step(ledger, result, (_feedback(source, FeedbackStatus.HELD, reason=result.reason),))
-    reversals = tuple(
+    posts = locks.placed_all(result.commands)
+    reversals = locks.placed_all(
         reverse_command(c, source, rule_version)
         for record in (*memos, *((live,) if live else ()))
         for c in record.commands
@@ -200,15 +205,17 @@ def post_event(
             "source_type": kind,
             "source_id": source_id,
             "version": version,
-            "commands": result.commands,
+            "commands": posts,
             "effects": result.effects,
             "deleted": False,
             "rule_version": rule_version,
         },
     )
     after = base.with_effects(result.effects, by=source_id).with_record(record)
-    commands = reversals + result.commands
-    feedback = [_feedback(source, FeedbackStatus.POSTED, commands=commands)]
+    commands = reversals + posts
+    feedback = [
+        _feedback(source, FeedbackStatus.POSTED, commands=commands, late=_late(posts, reversals))
+    ]
     for memo in memos:
         after = after.with_record(memo.model_copy(update={"commands": (), "effects": Effects()}))
         memo_source = source.model_copy(update={"id": memo.source_id, "version": memo.version})
@@ -239,7 +246,13 @@ def post_event(
     return Step(after, Posted(commands), tuple(feedback))
 
 
-def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str) -> Step:
+def post_deletion(
+    ledger: PostedLedger,
+    *,
+    source: SourceRef,
+    rule_version: str,
+    locks: PeriodLocks = NO_LOCKS,
+) -> Step:
     """Reverse everything a deleted source record posted (a tombstone on its topic).
 
     Args:
@@ -247,6 +260,7 @@ def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str)
         source: The tombstone's provenance: ``type`` and ``id`` name the record; its
             ``version`` is replaced by the last version posted.
         rule_version: Version of the rules, part of every ``command_id``.
+        locks: The closed periods (a reversal never posts into one).
 
     Returns:
         REVERSE commands and a REVERSED feedback; Skipped (counted) when nothing
@@ -277,11 +291,17 @@ def post_deletion(ledger: PostedLedger, *, source: SourceRef, rule_version: str)
             f"{'; '.join(overdrawn)}; reverse those first (the record stays posted)"
         )
         return Step(ledger, Held(reason), (_feedback(source, FeedbackStatus.HELD, reason=reason),))
-    reversals = tuple(reverse_command(c, source, rule_version) for c in last.commands)
+    reversals = locks.placed_all(reverse_command(c, source, rule_version) for c in last.commands)
     after = ledger.with_effects(last.effects, by=source.id, sign=-1).with_record(
         last.model_copy(update={"deleted": True, "commands": (), "effects": Effects()})
     )
-    feedback = _feedback(source, FeedbackStatus.REVERSED, commands=reversals, reason="deleted")
+    feedback = _feedback(
+        source,
+        FeedbackStatus.REVERSED,
+        commands=reversals,
+        reason="deleted",
+        late=_late(reversals),
+    )
     return Step(after, Posted(reversals), (feedback,))
 
 
@@ -316,6 +336,7 @@ def post_relocation(
     source: SourceRef,
     rule_version: str,
     moved_to: str,
+    locks: PeriodLocks = NO_LOCKS,
 ) -> Step:
     """Reverse what this ledger posted of a record whose newer version posts elsewhere.
 
@@ -331,6 +352,7 @@ def post_relocation(
         source: Where the event was read (its id and version name the reversals).
         rule_version: Version of the rules, part of every ``command_id``.
         moved_to: The ledger key the record now posts under.
+        locks: The closed periods (a reversal never posts into one).
 
     Returns:
         REVERSE commands and a REVERSED feedback (version: the one reversed);
@@ -356,12 +378,14 @@ def post_relocation(
             f"{moved}, but {'; '.join(blocked)}: it is reversed here once that is credited",
             field="key",
         )
-    reversals = tuple(reverse_command(c, source, rule_version) for c in live.commands)
+    reversals = locks.placed_all(reverse_command(c, source, rule_version) for c in live.commands)
     after = ledger.with_effects(live.effects, by=source_id, sign=-1).with_record(
         live.model_copy(update={"deleted": True, "commands": (), "effects": Effects()})
     )
     reason = f"{moved}: v{live.version} reversed here"
-    feedback = _feedback(here, FeedbackStatus.REVERSED, commands=reversals, reason=reason)
+    feedback = _feedback(
+        here, FeedbackStatus.REVERSED, commands=reversals, reason=reason, late=_late(reversals)
+    )
     return Step(after, Posted(reversals), (feedback,))
 
 
@@ -404,8 +428,18 @@ def _skip(ledger: PostedLedger, reason: str) -> Step:
     return Step(ledger.model_copy(update={"skipped": ledger.skipped + 1}), Skipped(reason))
 
 
-#: What identifies or traces a command rather than saying what it posts.
-_IDENTITY = {"command_id", "rule_version", "source", "reverses", "trace_id", "span_id"}
+#: What identifies or traces a command rather than saying what it posts (the period it
+#: lands in depends on the locks of the moment, not on the rules).
+_IDENTITY = {
+    "command_id",
+    "rule_version",
+    "source",
+    "reverses",
+    "trace_id",
+    "span_id",
+    "period",
+    "late_for_period",
+}
 
 
 def _same(old: tuple[PostLedgerEntry, ...], new: tuple[PostLedgerEntry, ...]) -> bool:
@@ -455,7 +489,11 @@ def _feedback(
     commands: tuple[PostLedgerEntry, ...] = (),
     reason: str = "",
     related_id: str | None = None,
+    late: PostLedgerEntry | None = None,
 ) -> SyncFeedback:
+    if late is not None:
+        note = f"period {late.late_for_period} is closed: posted into {late.period}"
+        reason = f"{reason}; {note}" if reason else note
     return SyncFeedback(
         source_type=source.type,
         source_id=source.id,
@@ -465,4 +503,10 @@ def _feedback(
         reason=reason,
         related_id=related_id,
         event_time=source.event_time,
+        late_for_period=None if late is None else late.late_for_period,
     )
+
+
+def _late(*groups: tuple[PostLedgerEntry, ...]) -> PostLedgerEntry | None:
+    """Return the first command moved out of a closed period (the record's POSTs first)."""
+    return next((c for g in groups for c in g if c.late_for_period), None)

@@ -151,6 +151,9 @@ class FxRate(_Reference):
     contract_id: str | None = None
     source: str
     quoted_at: AwareDatetime
+    published_on: date | None = None
+    fetched_at: AwareDatetime | None = None
+    source_url: str | None = None
 
 
 ReferenceModel = LegalEntity | Customer | Project | Employee | FxRate

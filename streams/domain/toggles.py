@@ -10,6 +10,10 @@ Three toggles, keyed by name on the compacted control topic (docs/design.md §2)
   their lines' dimensions) reach the accounting sink; every other command goes to
   the shadow topic.
 * ``dry_run``: every command goes to the shadow topic (it wins over the pilot).
+* ``period_lock/<entity_id>/<YYYY-MM>``: on, the entity's period is closed (a command
+  dated in it posts into the first open period after it, ``streams.domain.period_locks``);
+  off, it was reopened (kept in ``reopened_periods`` until it is closed again or the
+  record is deleted).
 
 A deleted toggle (a tombstone) is off. Which sink a command goes to is decided by
 :func:`sink_for`, a pure function of the command and the current toggles.
@@ -22,6 +26,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from streams.domain.commands import PostLedgerEntry
+from streams.domain.period_locks import PeriodLocks, period_lock_of
 
 __all__ = [
     "CONTROL_TOPIC",
@@ -78,6 +83,8 @@ class Toggles(BaseModel):
     allow_customers: frozenset[str] = frozenset()
     allow_projects: frozenset[str] = frozenset()
     paused_entities: frozenset[str] = frozenset()
+    closed_periods: frozenset[tuple[str, str]] = frozenset()
+    reopened_periods: frozenset[tuple[str, str]] = frozenset()
 
     def applied(self, name: str, toggle: Toggle | None) -> Toggles:
         """Return the state after one control record (``None``: the toggle was deleted = off).
@@ -86,6 +93,14 @@ class Toggles(BaseModel):
         write toggles an older worker has no use for).
         """
         enabled = toggle is not None and toggle.enabled
+        lock = period_lock_of(name)
+        if lock is not None:
+            closed, reopened = self.closed_periods - {lock}, self.reopened_periods - {lock}
+            if enabled:
+                closed |= {lock}
+            elif toggle is not None:
+                reopened |= {lock}
+            return self.model_copy(update={"closed_periods": closed, "reopened_periods": reopened})
         entity = entity_of(name)
         if entity is not None:
             paused = self.paused_entities - {entity}
@@ -109,6 +124,10 @@ class Toggles(BaseModel):
     def enabled(self, name: ToggleName) -> bool:
         """Say whether one toggle is on."""
         return bool(getattr(self, name.value))
+
+    def period_locks(self) -> PeriodLocks:
+        """Return the closed periods, for the posting functions."""
+        return PeriodLocks(self.closed_periods)
 
 
 def entity_toggle(entity_id: str) -> str:

@@ -69,6 +69,8 @@ def test_kill_switch_holds_entries_then_pilot_routes_each_exactly_once(stack: St
         "allow_customers": ["C-1"],
         "allow_projects": [],
         "paused_entities": [],
+        "closed_periods": [],
+        "reopened_periods": [],
     }
 
     wait_assigned(worker)  # so that an unpaused worker would consume what comes next

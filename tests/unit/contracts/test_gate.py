@@ -192,21 +192,25 @@ def test_a_removed_published_version_is_an_error(tree: ContractPaths) -> None:
 
 
 def test_a_new_compatible_version_is_locked_by_appending(tree: ContractPaths) -> None:
-    v3 = json.loads((tree.schemas_dir / "ref.fx-rates" / "v1.avsc").read_text())
-    v3["fields"].append(
+    # the next version of ref.fx-rates, whichever it is (real versions get added over time)
+    topic_dir = tree.schemas_dir / "ref.fx-rates"
+    newest = max(int(p.stem[1:]) for p in topic_dir.glob("v*.avsc"))
+    nxt = newest + 1
+    schema = json.loads((topic_dir / f"v{newest}.avsc").read_text())
+    schema["fields"].append(
         {"name": "vat_id", "type": ["null", "string"], "default": None, "doc": "VAT id."}
     )
-    (tree.schemas_dir / "ref.fx-rates" / "v2.avsc").write_text(json.dumps(v3, indent=2) + "\n")
-    fixture = json.loads((tree.fixtures_dir / "ref.fx-rates" / "v1.json").read_text())
-    (tree.fixtures_dir / "ref.fx-rates" / "v2.json").write_text(json.dumps(fixture))
+    (topic_dir / f"v{nxt}.avsc").write_text(json.dumps(schema, indent=2) + "\n")
+    fixture = json.loads((tree.fixtures_dir / "ref.fx-rates" / f"v{newest}.json").read_text())
+    (tree.fixtures_dir / "ref.fx-rates" / f"v{nxt}.json").write_text(json.dumps(fixture))
     before = read_lock(tree.lock_file)
     assert not check_contracts(tree).ok  # not locked, and no changelog entry yet
 
     with tree.changelog.open("a") as changelog:
-        changelog.write("\n## ref.fx-rates 1.1.0 (v2)\n\n- Added vat_id.\n")
+        changelog.write(f"\n## ref.fx-rates 1.{nxt - 1}.0 (v{nxt})\n\n- Added vat_id.\n")
     _, locked = lock_new_versions(tree)
 
-    assert [(sv.subject, sv.version) for sv in locked] == [("ref.fx-rates-value", 2)]
+    assert [(sv.subject, sv.version) for sv in locked] == [("ref.fx-rates-value", nxt)]
     after = read_lock(tree.lock_file)
     assert {k: after[k] for k in before} == before  # existing entries untouched
     assert check_contracts(tree).ok
