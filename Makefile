@@ -23,6 +23,9 @@ COMPILE   = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.
 # Alertmanager configuration check). Installed as root; sudo when not root.
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
+# Debian's `postgresql` package gives initdb and pg_ctl: the books' tests start a throwaway
+# PostgreSQL server from them (tests/support/postgres.py).
+.PHONY: postgres
 .PHONY: help install lock prometheus run demo test lint unit integration format topics clean bench bench-smoke
 
 help: ## List the targets
@@ -55,6 +58,14 @@ prometheus: ## Install Debian's prometheus and prometheus-alertmanager packages 
 			--no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
 	fi
 
+postgres: ## Install Debian's postgresql package (initdb, pg_ctl for the books' tests) if missing
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing Debian's postgresql package"; \
+		$(SUDO) apt-get update -qq >/dev/null && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends postgresql >/dev/null; \
+	fi
+
 run: $(STAMP) ## Run the pipeline on the embedded broker with sample data, live, until Ctrl-C
 	$(BIN)/ledgerstream demo
 
@@ -72,13 +83,13 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix streams tests
 	$(BIN)/ruff format streams tests
 
-unit: $(STAMP) prometheus ## Unit tests only (no broker)
+unit: $(STAMP) prometheus postgres ## Unit tests only (no broker)
 	$(BIN)/pytest tests/unit -q
 
-integration: $(STAMP) prometheus ## Integration tests on the embedded broker
+integration: $(STAMP) prometheus postgres ## Integration tests on the embedded broker
 	$(BIN)/pytest tests/integration -q
 
-test: lint prometheus ## Lint, then every test, integration tests included (what CI runs)
+test: lint prometheus postgres ## Lint, then every test, integration tests included (what CI runs)
 	$(BIN)/pytest -q
 
 # Not part of `test`: the benchmark of issue 11 (tests/bench/, `python -m tests.bench --help`).

@@ -42,7 +42,7 @@ from streams.adapters.reference_loader import ReferenceLoader, end_offsets, read
 from streams.adapters.state_store import StateStore
 from streams.adapters.topics import TopicSpec, ensure_topics, load_topic_specs
 from streams.adapters.tracing import RecordTracer, build_provider
-from streams.agents import control, ledger, reference, route
+from streams.agents import acks, control, ledger, reference, route
 from streams.agents.runtime import Output, Runtime
 from streams.domain.posting import EVENT_TOPICS
 from streams.domain.reference import ReferenceBook
@@ -330,6 +330,14 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         summary_cadence=summary_cadence(settings),
     )
     reference.register(app, rt, deliver=deliver)
+    # the books' answers (acct.ledger-acks) back to the project system as sync feedback
+    acks.register(
+        app,
+        rt,
+        deliver=deliver,
+        batch_size=settings.batch_size,
+        within=settings.batch_within_seconds,
+    )
 
     @app.page("/metrics")
     async def metrics_page(self: Any, request: Any) -> Any:

@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Decoded table rows stage 2 keeps in memory (the table is on disk).",
     )
+    books_url: SecretStr | None = Field(
+        default=None,
+        description="Database of the books (`ledgerstream books`): a SQLAlchemy URL, "
+        "postgresql://user:password@host/db for PostgreSQL (psycopg 3); unset = the SQLite "
+        "file books.sqlite in data_dir. Secret: it may hold a password.",
+    )
     heartbeat_interval_seconds: float = Field(
         default=10.0,
         ge=0,

@@ -100,6 +100,8 @@ _MODELS: Final[dict[str, Callable[[bytes], object]]] = {
 #: Sync cadence SUMMARY: a window's row, and its member commands' rows (by command id).
 SUMMARY_PREFIX: Final = b"summary|"
 MEMBER_PREFIX: Final = "summarymember|"
+#: How often a worker without SUMMARY entities flushes windows left from an earlier cadence.
+ORPHAN_FLUSH_SECONDS: Final = 60.0
 _summary_row = row_decoder(SummaryRow)
 _member_row = row_decoder(PostLedgerEntry)
 #: An entity's kill switch is not a failure: its records wait with this code.
@@ -617,7 +619,9 @@ class LedgerStage:
 
         A window whose summary was sent and changed since sends its REVERSE, then the
         new summary; the table then records what was sent (after delivery, as for a batch).
-        ``entities``: only their windows (default: every SUMMARY entity's).
+        ``entities``: only their windows (default: every SUMMARY entity's). The windows
+        of an entity that is no longer SUMMARY (its cadence changed to REALTIME) are
+        always flushed, so nothing it held stays unsent.
         """
         due = self.summary_entities if entities is None else frozenset(entities)
         locks = self.rt.toggles.period_locks()
@@ -626,7 +630,9 @@ class LedgerStage:
             view = self._view(partition)
             for key in self.store.keys(partition, SUMMARY_PREFIX):
                 row = self._stored(view, key, _summary_row)
-                if not isinstance(row, SummaryRow) or not row.dirty or row.entity_id not in due:
+                if not isinstance(row, SummaryRow) or not row.dirty:
+                    continue
+                if row.entity_id not in due and row.entity_id in self.summary_entities:
                     continue
                 prefix = f"{MEMBER_PREFIX}{key[len(SUMMARY_PREFIX) :].decode()}|".encode()
                 members = {}
@@ -902,8 +908,8 @@ def register(
             await commit(partial(stage.retry, stage.owned(), wake=wake))
         rt.metrics.parked.set(sum(len(names) for names in stage.parked().values()))
 
-    if cadence:
-        _flush_timer(app, rt, stage, lock, commit, ready, cadence)
+    # no SUMMARY entity: still flush what one held before its cadence became REALTIME
+    _flush_timer(app, rt, stage, lock, commit, ready, cadence or {"": ORPHAN_FLUSH_SECONDS})
 
     @app.timer(interval=checkpoint_interval)
     async def checkpoint() -> None:

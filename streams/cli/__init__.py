@@ -12,6 +12,7 @@
     ledgerstream toggle set|list                 kill switch, pilot, dry-run
     ledgerstream parked                          records held back by stage 2, and why
     ledgerstream status                          has the group caught up? lag per partition
+    ledgerstream books run|trial-balance|...     book commands into SQL, answer acks, reports
     ledgerstream allocate --entity E --period P  shared costs to projects by a driver
     ledgerstream consolidate --group G --period P   intercompany eliminations
     ledgerstream capitalise --asset A            an asset in service: AUC to fixed assets
@@ -57,6 +58,7 @@ from streams.adapters.exceptions import (
 )
 from streams.cli import (
     allocate,
+    books,
     capitalise,
     consolidate,
     consume,
@@ -105,6 +107,7 @@ COMMANDS: tuple[click.Command, ...] = (
     toggle.command,
     parked.command,
     status.command,
+    books.command,
     period.command,
     fx.command,
     allocate.command,

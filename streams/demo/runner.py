@@ -35,6 +35,7 @@ from streams.adapters.kafka_io import RecordProducer, TopicReader
 from streams.adapters.topics import ensure_topics, load_topic_specs
 from streams.app import cluster, schema_source
 from streams.demo import sample
+from streams.demo.books import BooksProcess, start_books
 from streams.demo.close import MonthEndClose
 from streams.demo.month import Month, mixed_month
 from streams.demo.worker import Samples, WorkerProcess
@@ -285,6 +286,12 @@ def _start_worker(settings: Settings, out: TextIO) -> WorkerProcess:
     return worker
 
 
+def _stop_children(books: BooksProcess, worker: WorkerProcess) -> None:
+    """Stop the books (after their batch in hand), then the worker."""
+    books.stop()
+    worker.stop()
+
+
 @dataclass
 class _Feed:
     """Publishes sample records (flushed), counting events in; numbers generated entries."""
@@ -323,6 +330,7 @@ def _run(  # noqa: PLR0915 - the demo's one loop; the month-end close adds two c
     feed = _Feed(RecordProducer(client), AvroCodec(schema_source(settings)), settings, summary)
     the_month = _prepare(feed, month=month)
     worker = _start_worker(settings, out)
+    books = start_books(settings, out)  # the reference accounting sink (docs/books.md)
     reader = TopicReader(client, [settings.topic(COMMANDS), settings.topic(DLQ)])
     live = _Live(out)
     how = "finished" if once else "Ctrl-C"
@@ -369,7 +377,7 @@ def _run(  # noqa: PLR0915 - the demo's one loop; the month-end close adds two c
     finally:
         # children run in their own sessions (a Ctrl-C must not kill the broker
         # under the worker): stop them here, in order, before anything can fail
-        worker.stop()
+        _stop_children(books, worker)
         reader.close()
         live.stopped(summary, how)
     # the worker's log and state: kept only when something went wrong (raised above)

@@ -152,6 +152,8 @@ def test_compose_has_every_service_with_pinned_images_and_ports() -> None:
         "grafana": "grafana/grafana:",
         "otel-collector": "otel/opentelemetry-collector-contrib:",
         "jaeger": "jaegertracing/all-in-one:",
+        "postgres": "postgres:17.",
+        "books": "ledgerstream:",
     }
     assert set(services) == set(expected)
     for name, prefix in expected.items():
@@ -399,3 +401,16 @@ def test_the_image_and_make_install_install_from_the_locks() -> None:
     assert "pip install --quiet --no-deps -e ." in install
     assert re.search(r"^DEV_LOCK\s*:= requirements-dev\.lock$", makefile, flags=re.MULTILINE)
     assert re.search(r"^lock: .*## ", makefile, flags=re.MULTILINE)
+
+
+def test_the_books_book_into_the_compose_postgres() -> None:
+    services = compose()["services"]
+    books, postgres = services["books"], services["postgres"]
+    assert books["command"] == ["ledgerstream", "books", "run"]
+    assert books["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    env = books["environment"]
+    assert set(env) <= settings_variables() | OTEL_SDK_VARIABLES
+    assert env["LEDGERSTREAM_BOOKS_URL"].startswith("postgresql://books:")
+    assert env["LEDGERSTREAM_BOOKS_URL"].endswith("@postgres:5432/books")
+    assert postgres["environment"]["POSTGRES_DB"] == "books"
+    assert "books-data:/var/lib/postgresql/data" in postgres["volumes"]

@@ -91,3 +91,17 @@ def test_a_summary_of_a_closed_period_posts_into_the_next_open_one(codec: AvroCo
     (summary,) = harness.commands(flush(harness))
     assert (summary["period"], summary["late_for_period"]) == ("2026-04", "2026-03")
     assert summary["effective_date"].isoformat() == "2026-03-31"
+
+
+def test_windows_held_before_the_cadence_became_realtime_are_still_sent(
+    codec: AvroCodec,
+) -> None:
+    harness = Harness(codec, standard_book())
+    summary_stage(harness)
+    harness.post(time_entry())
+    rows = dict(harness.store)
+    harness.stage = LedgerStage(harness.rt, policy=harness.policy)  # US is REALTIME now
+    harness.stage.load(0, rows)
+    (summary,) = harness.commands(flush(harness))
+    assert summary["related_source_ids"] == ["TE-1"]
+    assert flush(harness) == []
