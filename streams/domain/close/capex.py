@@ -60,9 +60,9 @@ class AssetClass(BaseModel):
     class_id: str
     depreciation_code: str
     useful_life_months: int = Field(ge=1)
-    fixed_asset_account: str = "1500"
-    accumulated_account: str = "1590"
-    expense_account: str = "6800"
+    fixed_asset_account: str = str(Account.FIXED_ASSETS)
+    accumulated_account: str = str(Account.ACCUMULATED_DEPRECIATION)
+    expense_account: str = str(Account.DEPRECIATION)
 
 
 class Asset(BaseModel):

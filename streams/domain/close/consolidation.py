@@ -27,6 +27,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streams.domain.accounts import Account
 from streams.domain.close.period import close_source, identity_fx, last_day, parse_period
 from streams.domain.commands import (
     CommandDraft,
@@ -77,7 +78,7 @@ class ConsolidationGroup(BaseModel):
     name: str = ""
     reporting_currency: CurrencyCode
     entities: tuple[str, ...] = Field(min_length=2)
-    translation_account: str = "3900"
+    translation_account: str = str(Account.FX_TRANSLATION)
     tolerance: Decimal = Decimal("0.01")
     pairs: tuple[EliminationPair, ...] = Field(min_length=1)
 
